@@ -1,0 +1,51 @@
+"""survey-service: post-interaction surveys (CSAT, CES, NPS, AES) by SMS, email, IVR and web."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+from survey_service.config import build_config
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the Flask app: config, extensions, then one blueprint per step of the data flow."""
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("SURVEY_INSTANCE_PATH") or None,
+        instance_relative_config=True,
+        template_folder=os.path.join(os.path.dirname(os.path.dirname(__file__)), "templates"),
+    )
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.from_mapping(build_config(app.instance_path, test_config))
+
+    from survey_service import errors, extensions, i18n, logs
+
+    logs.init_app(app)
+    extensions.db.init_app(app)
+    extensions.csrf.init_app(app)
+    extensions.limiter.init_app(app)
+    extensions.api.init_app(app)
+    extensions.celery_init_app(app)
+    errors.init_app(app)
+    i18n.init_app(app)
+
+    from survey_service import apidocs, health
+    from survey_service.answers.api import blp as answers_api
+    from survey_service.answers.views import bp as web_survey
+    from survey_service.auth import register_security_scheme
+    from survey_service.dashboard.views import bp as dashboard
+    from survey_service.interactions.api import blp as interactions_api
+    from survey_service.reports.api import blp as reports_api
+    from survey_service.surveys.api import blp as surveys_api
+
+    register_security_scheme(extensions.api)
+    for blueprint in (surveys_api, interactions_api, answers_api, reports_api):
+        extensions.csrf.exempt(blueprint)  # bearer keys or tokens, not cookies
+        extensions.api.register_blueprint(blueprint)
+    app.register_blueprint(web_survey)
+    app.register_blueprint(dashboard)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(apidocs.bp)
+    return app

@@ -1,0 +1,1 @@
+"""Answers in: web form, JSON, Twilio webhooks, reply parsing."""

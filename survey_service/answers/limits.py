@@ -1,0 +1,25 @@
+"""Rate limits on answers: per token, and per client address (generous, for call-center NATs)."""
+
+from __future__ import annotations
+
+from flask import current_app, request
+
+from survey_service.auth import hash_secret
+from survey_service.extensions import limiter
+
+
+def _token_key() -> str:
+    token = request.view_args.get("token") if request.view_args else None
+    if not token and request.is_json:
+        token = (request.get_json(silent=True) or {}).get("token")
+    # Only a hash reaches the limiter's storage: tokens are never kept in clear.
+    return f"token:{hash_secret(str(token))[:24] if token else '-'}"
+
+
+def answer_limits() -> list:
+    """Decorators for every answer endpoint."""
+    return [
+        limiter.limit(lambda: current_app.config["ANSWER_RATE_LIMIT_TOKEN"], key_func=_token_key,
+                      methods=["POST"]),
+        limiter.limit(lambda: current_app.config["ANSWER_RATE_LIMIT_ADDRESS"], methods=["POST"]),
+    ]

@@ -1,0 +1,42 @@
+"""Responses: one answer per invitation, stored unlinkable when the respondent chose anonymity."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from survey_service.db import Base
+
+
+def new_response_id() -> str:
+    """Random ids, so that an anonymous answer's id says nothing about when it came."""
+    return uuid.uuid4().hex
+
+
+class Response(Base):
+    """One answer. Anonymous rows keep only what scoring needs, and their time only to the day."""
+
+    __tablename__ = "responses"
+    __table_args__ = (Index("ix_responses_survey_answered", "survey_id", "answered_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_response_id)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id"))
+    metric: Mapped[str] = mapped_column(String(8))
+    score: Mapped[int]
+    reason: Mapped[str | None] = mapped_column(Text)
+    recording_url: Mapped[str | None] = mapped_column(String(500))
+    anonymous: Mapped[bool] = mapped_column(default=False)
+    channel: Mapped[str] = mapped_column(String(16))
+    interaction_type: Mapped[str | None] = mapped_column(String(16))
+    agent_id: Mapped[str | None] = mapped_column(String(128))
+    team: Mapped[str | None] = mapped_column(String(128))
+    queue: Mapped[str | None] = mapped_column(String(128))
+    locale: Mapped[str | None] = mapped_column(String(16))
+    # Linking columns: all None on an anonymous answer.
+    invitation_id: Mapped[int | None] = mapped_column(ForeignKey("invitations.id"), unique=True)
+    interaction_id: Mapped[int | None] = mapped_column(ForeignKey("interactions.id"))
+    customer_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    answered_at: Mapped[datetime]

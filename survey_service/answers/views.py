@@ -1,0 +1,103 @@
+"""The web survey at /s/<token>: question, scale, reason and anonymity box; single use."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template, request
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, RadioField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from survey_service.answers import service
+from survey_service.answers.limits import answer_limits
+from survey_service.db import utcnow
+from survey_service.extensions import db
+from survey_service.i18n import gettext, normalize_locale, scale_labels, survey_text
+from survey_service.invitations.tokens import find_by_token
+
+bp = Blueprint("web_survey", __name__, url_prefix="/s")
+
+
+class AnswerForm(FlaskForm):
+    score = RadioField(coerce=int, validators=[DataRequired()])
+    reason = TextAreaField(validators=[Optional(), Length(max=service.MAX_REASON)])
+    anonymous = BooleanField()
+
+
+def _page(inv, locale: str, form: AnswerForm | None = None, status: int = 200):
+    survey = inv.survey
+    labels = scale_labels(survey.texts, locale, survey.scale_min, survey.scale_max)
+    form = form or AnswerForm()
+    form.score.choices = [(p, label) for p, label in labels]
+    if form.score.data is None and not form.is_submitted():
+        preselect = request.args.get("score", type=int)
+        if preselect is not None and survey.in_scale(preselect):
+            form.score.data = preselect
+    incentive = survey.incentive if inv.incentive_offered else None
+    return render_template(
+        "web/survey.html", form=form, locale=locale, survey=survey, labels=labels,
+        question=survey_text(survey.texts, "question", locale)
+        or gettext("default_question", locale),
+        reason_prompt=survey_text(survey.texts, "reason_prompt", locale)
+        or gettext("default_reason_prompt", locale),
+        anonymity=survey.anonymity, incentive=incentive,
+        compact=len(labels) > 7), status
+
+
+def _closed(inv, locale: str, error: service.AnswerError):
+    """The page for a survey that cannot be answered: already answered (409) or expired (410)."""
+    if isinstance(error, service.NotOpen):
+        abort(404)
+    kind = "answered" if isinstance(error, service.AlreadyAnswered) else "expired"
+    return render_template("web/closed.html", locale=locale, kind=kind), error.status
+
+
+def _open(token: str):
+    inv = find_by_token(token)
+    if inv is None:
+        abort(404)
+    return inv, normalize_locale(request.args.get("lang") or inv.locale)
+
+
+@bp.get("/<token>")
+def show(token):
+    """Show the survey; ?score=N preselects a point and records nothing (mail scanners)."""
+    inv, locale = _open(token)
+    error = service.open_state_error(inv, utcnow())
+    if error:
+        return _closed(inv, locale, error)
+    return _page(inv, locale)
+
+
+_per_token, _per_address = answer_limits()
+
+
+@bp.post("/<token>")
+@_per_token
+@_per_address
+def submit(token):
+    """Record the answer once; a second submission shows 'already answered'."""
+    inv, locale = _open(token)
+    error = service.open_state_error(inv, utcnow())
+    if error:
+        return _closed(inv, locale, error)
+    form = AnswerForm()
+    form.score.choices = [(p, str(p)) for p in range(inv.survey.scale_min,
+                                                     inv.survey.scale_max + 1)]
+    if not form.validate():
+        return _page(inv, locale, form, status=422)
+    answer = service.Answer(score=form.score.data, channel="web", reason=form.reason.data,
+                            anonymous=bool(form.anonymous.data)
+                            and inv.survey.anonymity != "never")
+    try:
+        response = service.record_answer(inv, answer)
+    except service.AnswerError as exc:
+        db.session.rollback()
+        if exc.status == 422:
+            form.score.errors = [exc.message]
+            return _page(inv, locale, form, status=422)
+        return _closed(inv, locale, exc)
+    db.session.commit()
+    return render_template("web/thanks.html", locale=locale, response=response,
+                           survey=inv.survey, incentive_code=getattr(response, "incentive_code",
+                                                                      None))
+

@@ -1,0 +1,106 @@
+"""Configuration: defaults in code, then SURVEY_* environment variables, then a test mapping."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+class Defaults:
+    """Embedded defaults: everything runs on one machine with no server installed."""
+
+    SECRET_KEY = "dev-only-change-me"
+    DATABASE_URL: str | None = None  # None: SQLite under the instance folder
+    REDIS_URL: str | None = None  # None: the embedded redis-server
+    PUBLIC_BASE_URL = "http://127.0.0.1:5000"
+    SWEEP_SECONDS = 5.0
+    TWILIO_ACCOUNT_SID: str | None = None
+    TWILIO_AUTH_TOKEN: str | None = None
+    TWILIO_FROM: str | None = None
+    TWILIO_API_BASE_URL: str | None = None
+    SMTP_HOST: str | None = None
+    SMTP_PORT = 25
+    SMTP_USERNAME: str | None = None
+    SMTP_PASSWORD: str | None = None
+    SMTP_STARTTLS = False
+    SMTP_TIMEOUT = 10.0
+    MAIL_FROM = "surveys@localhost"
+    DEFAULT_LOCALE = "en"
+    DEFAULT_REGION = "US"  # for phone numbers written without a country code
+    MAX_BODY_BYTES = 1_000_000
+    MAX_ATTRIBUTES = 50
+    MAX_ATTRIBUTE_BYTES = 1024
+    BATCH_MAX = 1000
+    ANSWER_RATE_LIMIT_TOKEN = "10 per minute"
+    ANSWER_RATE_LIMIT_ADDRESS = "600 per minute"
+    SEND_MAX_RETRIES = 8
+    RETRY_BACKOFF_BASE = 2.0
+    RETRY_BACKOFF_MAX = 600.0
+    SWEEP_BATCH = 500
+    SMS_REASON_WINDOW_SECONDS = 3600
+
+
+# Keys whose environment value is parsed as a number or flag rather than kept as a string.
+_TYPES = {
+    "SWEEP_SECONDS": float,
+    "SMTP_PORT": int,
+    "SMTP_TIMEOUT": float,
+    "MAX_BODY_BYTES": int,
+    "MAX_ATTRIBUTES": int,
+    "MAX_ATTRIBUTE_BYTES": int,
+    "BATCH_MAX": int,
+    "SEND_MAX_RETRIES": int,
+    "RETRY_BACKOFF_BASE": float,
+    "RETRY_BACKOFF_MAX": float,
+    "SWEEP_BATCH": int,
+    "SMS_REASON_WINDOW_SECONDS": int,
+    "SMTP_STARTTLS": lambda v: v.lower() in {"1", "true", "yes", "on"},
+}
+
+
+def from_environment(environ: os._Environ | dict | None = None) -> dict:
+    """Read every SURVEY_* variable that names a known setting."""
+    environ = os.environ if environ is None else environ
+    out = {}
+    for name in vars(Defaults):
+        if name.startswith("_"):
+            continue
+        raw = environ.get(f"SURVEY_{name}")
+        if raw is None or raw == "":
+            continue
+        out[name] = _TYPES.get(name, str)(raw)
+    return out
+
+
+def build_config(instance_path: str, test_config: dict | None = None) -> dict:
+    """Merge defaults, environment and the test mapping into the Flask config."""
+    cfg = {k: v for k, v in vars(Defaults).items() if not k.startswith("_")}
+    cfg.update(from_environment())
+    if test_config:
+        cfg.update(test_config)
+    if not cfg["DATABASE_URL"]:
+        cfg["DATABASE_URL"] = "sqlite:///" + str(Path(instance_path) / "survey.db")
+    if not cfg["REDIS_URL"]:
+        cfg["REDIS_URL"] = "redis://127.0.0.1:6390/0"
+    cfg["PUBLIC_BASE_URL"] = cfg["PUBLIC_BASE_URL"].rstrip("/")
+    cfg["SQLALCHEMY_DATABASE_URI"] = cfg["DATABASE_URL"]
+    cfg["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(cfg["DATABASE_URL"])
+    cfg["MAX_CONTENT_LENGTH"] = cfg["MAX_BODY_BYTES"]
+    cfg.setdefault("API_TITLE", "survey-service")
+    cfg.setdefault("API_VERSION", "v1")
+    cfg.setdefault("OPENAPI_VERSION", "3.0.3")
+    cfg.setdefault("OPENAPI_URL_PREFIX", "/api")
+    cfg.setdefault("OPENAPI_JSON_PATH", "openapi.json")
+    cfg.setdefault("OPENAPI_SWAGGER_UI_PATH", "/docs")
+    cfg.setdefault("OPENAPI_SWAGGER_UI_URL", "/api/docs-assets/")
+    cfg.setdefault("WTF_CSRF_TIME_LIMIT", None)
+    cfg.setdefault("RATELIMIT_STORAGE_URI", cfg["REDIS_URL"])
+    cfg.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    return cfg
+
+
+def engine_options(url: str) -> dict:
+    """SQLite waits for writers instead of failing; PostgreSQL checks pooled connections."""
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 30}}
+    return {"pool_pre_ping": True}

@@ -1,0 +1,1 @@
+"""Channel adapters (sms, email, ivr, outbox) behind one interface."""

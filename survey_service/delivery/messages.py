@@ -1,0 +1,63 @@
+"""Compose an invitation's message for its channel, in the respondent's language."""
+
+from __future__ import annotations
+
+from flask import current_app, render_template
+
+from survey_service.delivery.base import OutgoingMessage
+from survey_service.i18n import gettext, normalize_locale, scale_labels, survey_text
+from survey_service.invitations.models import Invitation
+
+
+def survey_url(token: str, score: int | None = None) -> str:
+    """The public web survey link; `score` preselects a point (and records nothing)."""
+    base = f"{current_app.config['PUBLIC_BASE_URL']}/s/{token}"
+    return base if score is None else f"{base}?score={score}"
+
+
+def context(inv: Invitation, token: str) -> dict:
+    """Everything the invitation templates of every channel use."""
+    survey = inv.survey
+    locale = normalize_locale(inv.locale)
+    points = [{"value": p, "label": label, "url": survey_url(token, p)}
+              for p, label in scale_labels(survey.texts, locale, survey.scale_min,
+                                           survey.scale_max)]
+    incentive = survey.incentive if inv.incentive_offered else None
+    return {
+        "locale": locale,
+        "survey": survey,
+        "question": survey_text(survey.texts, "question", locale) or gettext("default_question",
+                                                                             locale),
+        "intro": survey_text(survey.texts, "intro", locale),
+        "points": points,
+        "url": survey_url(token),
+        "anonymous_allowed": survey.anonymity != "never",
+        "anonymous_always": survey.anonymity == "always",
+        "incentive": incentive,
+        "agent_name": inv.interaction.agent_name if inv.interaction else None,
+    }
+
+
+def compose(inv: Invitation, token: str) -> OutgoingMessage:
+    """The message for this invitation's channel (email: subject, text and HTML)."""
+    ctx = context(inv, token)
+    base = current_app.config["PUBLIC_BASE_URL"]
+    if inv.channel == "email":
+        return OutgoingMessage(
+            invitation_id=inv.id, channel="email", to=inv.address, locale=ctx["locale"],
+            subject=gettext("email_subject", ctx["locale"]),
+            text=render_template("email/invitation.txt", **ctx),
+            html=render_template("email/invitation.html", **ctx),
+            headers={"Auto-Submitted": "auto-generated"})
+    if inv.channel == "sms":
+        return OutgoingMessage(
+            invitation_id=inv.id, channel="sms", to=inv.address, locale=ctx["locale"],
+            text=render_template("sms/invitation.txt", **ctx).strip(),
+            status_callback_url=f"{base}/twilio/sms/status?invitation={inv.id}")
+    if inv.channel == "ivr":
+        return OutgoingMessage(
+            invitation_id=inv.id, channel="ivr", to=inv.address, locale=ctx["locale"],
+            text=ctx["question"],
+            status_callback_url=f"{base}/twilio/voice/status?invitation={inv.id}",
+            voice_url=f"{base}/twilio/voice/invitation/{inv.id}")
+    raise ValueError(f"no message layout for channel {inv.channel!r}")

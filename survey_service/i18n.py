@@ -1,0 +1,86 @@
+"""Respondent languages (en, zh-Hans, zh-Hant): negotiation, fallback and the text catalogs."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+from babel import Locale, UnknownLocaleError
+
+SUPPORTED = ("en", "zh-Hans", "zh-Hant")
+FALLBACKS = {"zh-Hant": ("zh-Hant", "zh-Hans", "en"), "zh-Hans": ("zh-Hans", "en"), "en": ("en",)}
+CATALOG_DIR = Path(__file__).resolve().parent.parent / "templates" / "i18n"
+# Chinese written in traditional script is the norm in these regions.
+_HANT_TERRITORIES = {"TW", "HK", "MO"}
+
+
+def parse_locale(raw: str) -> Locale:
+    """Babel's reading of a BCP 47 or POSIX tag; raises ValueError when it names no language."""
+    try:
+        return Locale.parse(raw.replace("-", "_"))
+    except (UnknownLocaleError, ValueError, TypeError) as exc:
+        raise ValueError(f"'{raw}' is not a known locale") from exc
+
+
+def normalize_locale(raw: str | None) -> str:
+    """Map any tag to the closest supported language: zh-TW -> zh-Hant, zh-CN -> zh-Hans, fr -> en."""
+    if not raw:
+        return "en"
+    try:
+        loc = parse_locale(raw)
+    except ValueError:
+        return "en"
+    if loc.language != "zh":
+        return "en"
+    if loc.script == "Hant" or (loc.script is None and loc.territory in _HANT_TERRITORIES):
+        return "zh-Hant"
+    return "zh-Hans"
+
+
+def fallback_chain(locale: str) -> tuple[str, ...]:
+    """Where to look for a text: zh-Hant falls back to zh-Hans then en; others to en."""
+    return FALLBACKS.get(normalize_locale(locale), ("en",))
+
+
+@cache
+def _catalog(locale: str) -> dict:
+    path = CATALOG_DIR / f"{locale}.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def gettext(key: str, locale: str, **values) -> str:
+    """A service text (not a survey's own wording) in `locale`, with fallback, formatted."""
+    for candidate in fallback_chain(locale):
+        text = _catalog(candidate).get(key)
+        if text is not None:
+            return text.format(**values) if values else text
+    raise KeyError(f"no text '{key}' in any catalog")
+
+
+def survey_text(texts: dict, field: str, locale: str) -> str | None:
+    """A survey's own wording for `field` (question, reason_prompt, ...) with the same fallback."""
+    for candidate in fallback_chain(locale):
+        value = (texts.get(candidate) or {}).get(field)
+        if value:
+            return value
+    return None
+
+
+def scale_labels(texts: dict, locale: str, lo: int, hi: int) -> list[tuple[int, str]]:
+    """Each scale point with its label; a point without a label shows its number."""
+    labels: dict = {}
+    for candidate in reversed(fallback_chain(locale)):
+        labels.update((texts.get(candidate) or {}).get("labels") or {})
+    return [(p, labels.get(str(p), str(p))) for p in range(lo, hi + 1)]
+
+
+def init_app(app) -> None:
+    """Expose the catalog to Jinja as t(key, **values) using the page's `locale` variable."""
+
+    @app.context_processor
+    def _inject():
+        def t(key, locale="en", **values):
+            return gettext(key, locale, **values)
+
+        return {"t": t, "survey_text": survey_text}

@@ -1,0 +1,1 @@
+"""Incentive rules, codes and redemption."""

@@ -1,0 +1,1 @@
+"""Invitation policy, tokens, state machine and the sweeper."""

@@ -1,0 +1,85 @@
+"""Invitations: the work item that carries one survey to one respondent on one channel."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from survey_service.db import Base, utcnow
+
+
+class Status(enum.StrEnum):
+    """Invitation states; FINAL ones never change again."""
+
+    SCHEDULED = "scheduled"
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    ANSWERED = "answered"
+    EXPIRED = "expired"
+    SUPPRESSED = "suppressed"
+
+
+FINAL = frozenset({Status.FAILED, Status.ANSWERED, Status.EXPIRED, Status.SUPPRESSED})
+# States in which the respondent holds a link or message and may answer.
+ANSWERABLE = frozenset({Status.SENDING, Status.SENT, Status.DELIVERED})
+
+
+class Invitation(Base):
+    """One survey offered to one respondent; the row itself is the queue entry (rule 1)."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (
+        UniqueConstraint("interaction_id", "survey_id"),
+        Index("ix_invitations_status_due_at", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    interaction_id: Mapped[int] = mapped_column(ForeignKey("interactions.id"))
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id"))
+    channel: Mapped[str | None] = mapped_column(String(16))
+    address: Mapped[str | None] = mapped_column(String(320))
+    locale: Mapped[str] = mapped_column(String(16), default="en")
+    status: Mapped[str] = mapped_column(String(16), default=Status.SCHEDULED)
+    suppressed_reason: Mapped[str | None] = mapped_column(String(32))
+    failure_reason: Mapped[str | None] = mapped_column(String(64))
+    due_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    queued_at: Mapped[datetime | None]
+    sending_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    answered_at: Mapped[datetime | None]
+    failed_at: Mapped[datetime | None]
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    provider_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    reminders_sent: Mapped[int] = mapped_column(default=0)
+    incentive_offered: Mapped[bool] = mapped_column(default=False)
+    holdout: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    interaction = relationship("Interaction", back_populates="invitations")
+    survey = relationship("Survey", lazy="joined")
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL
+
+
+class OptOut(Base):
+    """An address that asked not to be contacted on a channel (STOP, carrier 21610, unsubscribe)."""
+
+    __tablename__ = "opt_outs"
+    __table_args__ = (UniqueConstraint("channel", "address"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(320))
+    reason: Mapped[str] = mapped_column(String(32), default="request")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,1 @@
+"""Scores, response rates, feeds and exports."""

@@ -1,0 +1,5 @@
+"""/api/v1/scores and the other report endpoints."""
+
+from flask_smorest import Blueprint
+
+blp = Blueprint("reports", __name__, url_prefix="/api/v1", description="Scores and reports.")

@@ -1,0 +1,1 @@
+"""Survey definitions, scales and scoring rules."""

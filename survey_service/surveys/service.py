@@ -1,0 +1,219 @@
+"""Survey rules: metric defaults, creation, patching, and the four surveys of a fresh database."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+from marshmallow import ValidationError
+from sqlalchemy import select
+
+from survey_service.extensions import db
+from survey_service.surveys.models import Survey
+from survey_service.surveys.schemas import SurveySchema
+
+COMMON_DEFAULTS = {
+    "texts": {}, "interaction_types": [], "channels": ["email"], "delay_seconds": 300,
+    "expires_after_seconds": 604800, "reminder": None, "sample_rate": 1.0, "throttle_days": 30,
+    "quiet_hours": None, "timezone": "UTC", "anonymity": "optional", "incentive": None,
+    "active": True,
+}
+
+
+class SurveyExists(Exception):
+    """A survey with this key already exists."""
+
+
+def default_positive_min(metric: str, lo: int, hi: int, higher_is_easier: bool | None) -> int | None:
+    """The 'positive' (CSAT) or 'easy' (CES, AES) threshold a survey gets when it names none.
+
+    CSAT: top-2-box on 1-5 (4), 'yes' on yes/no (1), 2-3 on 1-3 (2), 8-10 on 1-10 (8).
+    CES/AES: the easy end's upper ~third (5-7 on 1-7); on lower-is-easier scales the value is
+    the highest score still counted easy (1-2 on a 1-5 AES).
+    """
+    if metric == "nps":
+        return None
+    if metric == "csat":
+        span = hi - lo + 1
+        if span <= 2:
+            return hi
+        if span == 3:
+            return lo + 1
+        return hi - math.floor(span / 5)
+    span = hi - lo + 1
+    if higher_is_easier is False:
+        return lo + max(1, round(span * 3 / 7)) - 1
+    return hi - max(1, round(span * 3 / 7)) + 1
+
+
+def with_defaults(data: dict) -> dict:
+    """Fill every omitted field from the metric's and the service's defaults."""
+    out = copy.deepcopy(COMMON_DEFAULTS)
+    out.update({k: v for k, v in data.items()})
+    metric, lo, hi = out["metric"], out["scale"]["min"], out["scale"]["max"]
+    out.setdefault("name", out["key"])
+    out.setdefault("respondent", "agent" if metric == "aes" else "customer")
+    if out.get("higher_is_easier") is None and metric in ("ces", "aes"):
+        out["higher_is_easier"] = metric == "ces"
+    if metric in ("csat", "nps"):
+        out["higher_is_easier"] = None
+    if out.get("positive_min") is None:
+        out["positive_min"] = default_positive_min(metric, lo, hi, out.get("higher_is_easier"))
+    return out
+
+
+def to_dict(survey: Survey) -> dict:
+    """The survey as the API shows it."""
+    return {
+        "key": survey.key, "name": survey.name, "metric": survey.metric, "scale": survey.scale,
+        "positive_min": survey.positive_min, "higher_is_easier": survey.higher_is_easier,
+        "texts": survey.texts, "interaction_types": survey.interaction_types,
+        "channels": survey.channels, "delay_seconds": survey.delay_seconds,
+        "expires_after_seconds": survey.expires_after_seconds, "reminder": survey.reminder,
+        "sample_rate": survey.sample_rate, "throttle_days": survey.throttle_days,
+        "quiet_hours": survey.quiet_hours, "timezone": survey.timezone,
+        "anonymity": survey.anonymity, "incentive": survey.incentive,
+        "respondent": survey.respondent, "active": survey.active,
+        "created_at": survey.created_at, "updated_at": survey.updated_at,
+    }
+
+
+def _apply(survey: Survey, data: dict) -> None:
+    for name, value in data.items():
+        if name == "scale":
+            survey.scale_min, survey.scale_max = value["min"], value["max"]
+        elif name not in ("created_at", "updated_at"):
+            setattr(survey, name, value)
+
+
+def get_survey(key: str) -> Survey | None:
+    return db.session.scalar(select(Survey).where(Survey.key == key))
+
+
+def list_surveys() -> list[Survey]:
+    return list(db.session.scalars(select(Survey).order_by(Survey.id)))
+
+
+def create_survey(data: dict) -> Survey:
+    """Create a validated survey; raises SurveyExists on a duplicate key."""
+    if get_survey(data["key"]) is not None:
+        raise SurveyExists(data["key"])
+    full = with_defaults(data)
+    errors = SurveySchema().validate(_as_input(full))
+    if errors:
+        raise ValidationError(errors)
+    survey = Survey()
+    _apply(survey, full)
+    db.session.add(survey)
+    db.session.flush()
+    return survey
+
+
+def patch_survey(survey: Survey, changes: dict) -> Survey:
+    """Change only the named fields, then validate the whole result (422 if it no longer holds)."""
+    current = to_dict(survey)
+    merged = {**current, **changes}
+    if "scale" in changes and "positive_min" not in changes:
+        merged["positive_min"] = None
+    if "metric" in changes and "higher_is_easier" not in changes:
+        merged["higher_is_easier"] = None
+    full = with_defaults({k: v for k, v in merged.items() if v is not None or k in changes})
+    errors = SurveySchema().validate(_as_input(full))
+    if errors:
+        raise ValidationError(errors)
+    _apply(survey, {k: v for k, v in full.items() if k != "key"})
+    db.session.flush()
+    return survey
+
+
+def _as_input(full: dict) -> dict:
+    return {k: v for k, v in full.items() if k not in ("created_at", "updated_at")}
+
+
+CSAT_CALL = {
+    "key": "csat-call", "name": "After-call satisfaction", "metric": "csat",
+    "scale": {"min": 1, "max": 5}, "positive_min": 4,
+    "texts": {
+        "en": {"question": "How satisfied were you with your call today?",
+               "reason_prompt": "What is the main reason for your score?",
+               "labels": {"1": "Very dissatisfied", "5": "Very satisfied"}},
+        "zh-Hans": {"question": "您对今天的通话服务满意吗?",
+                    "reason_prompt": "请告诉我们您打分的主要原因。",
+                    "labels": {"1": "非常不满意", "5": "非常满意"}},
+        "zh-Hant": {"question": "您對今天的通話服務滿意嗎?",
+                    "reason_prompt": "請告訴我們您評分的主要原因。",
+                    "labels": {"1": "非常不滿意", "5": "非常滿意"}},
+    },
+    "interaction_types": ["call"], "channels": ["sms", "ivr", "email"],
+    "delay_seconds": 300, "expires_after_seconds": 604800,
+    "reminder": {"after_seconds": 86400, "max": 1}, "sample_rate": 1.0, "throttle_days": 30,
+    "quiet_hours": {"start": "21:00", "end": "08:00"}, "timezone": "UTC",
+    "anonymity": "optional", "incentive": None, "active": True,
+}
+
+SEEDS = [
+    CSAT_CALL,
+    {
+        "key": "ces-chat", "name": "After-chat effort", "metric": "ces",
+        "scale": {"min": 1, "max": 7}, "higher_is_easier": True, "positive_min": 5,
+        "texts": {
+            "en": {"question": "The company made it easy for me to handle my issue.",
+                   "reason_prompt": "What is the main reason for your answer?",
+                   "labels": {"1": "Strongly disagree", "4": "Neutral", "7": "Strongly agree"}},
+            "zh-Hans": {"question": "公司让我轻松地解决了我的问题。",
+                        "reason_prompt": "请告诉我们您这样回答的主要原因。",
+                        "labels": {"1": "非常不同意", "4": "中立", "7": "非常同意"}},
+            "zh-Hant": {"question": "公司讓我輕鬆地解決了我的問題。",
+                        "reason_prompt": "請告訴我們您這樣回答的主要原因。",
+                        "labels": {"1": "非常不同意", "4": "中立", "7": "非常同意"}},
+        },
+        "interaction_types": ["chat"], "channels": ["email", "sms"],
+        "delay_seconds": 60, "expires_after_seconds": 604800,
+        "reminder": {"after_seconds": 86400, "max": 1}, "throttle_days": 14,
+        "quiet_hours": {"start": "21:00", "end": "08:00"}, "anonymity": "optional",
+    },
+    {
+        "key": "csat-purchase", "name": "After-purchase satisfaction", "metric": "csat",
+        "scale": {"min": 1, "max": 5}, "positive_min": 4,
+        "texts": {
+            "en": {"question": "How satisfied are you with your purchase?",
+                   "reason_prompt": "What is the main reason for your score?",
+                   "labels": {"1": "Very dissatisfied", "5": "Very satisfied"}},
+            "zh-Hans": {"question": "您对这次购物满意吗?",
+                        "reason_prompt": "请告诉我们您打分的主要原因。",
+                        "labels": {"1": "非常不满意", "5": "非常满意"}},
+            "zh-Hant": {"question": "您對這次購物滿意嗎?",
+                        "reason_prompt": "請告訴我們您評分的主要原因。",
+                        "labels": {"1": "非常不滿意", "5": "非常滿意"}},
+        },
+        "interaction_types": ["purchase"], "channels": ["email", "sms"],
+        "delay_seconds": 3600, "expires_after_seconds": 604800,
+        "reminder": {"after_seconds": 86400, "max": 1}, "throttle_days": 30,
+        "quiet_hours": {"start": "21:00", "end": "08:00"}, "anonymity": "optional",
+        "incentive": {"reward": "10% off your next order", "window_seconds": 86400,
+                      "holdout_rate": 0.1},
+    },
+    {
+        "key": "aes-agent", "name": "Agent effort", "metric": "aes",
+        "scale": {"min": 1, "max": 5}, "higher_is_easier": False, "positive_min": 2,
+        "texts": {
+            "en": {"question": "How much effort did it take you to resolve this interaction?",
+                   "reason_prompt": "What made it easy or hard?",
+                   "labels": {"1": "Very easy", "5": "Very difficult"}},
+            "zh-Hans": {"question": "处理这次服务您花了多少力气?",
+                        "reason_prompt": "是什么让它变得容易或困难?",
+                        "labels": {"1": "非常容易", "5": "非常困难"}},
+        },
+        "interaction_types": ["call", "chat"], "channels": [], "respondent": "agent",
+        "delay_seconds": 0, "throttle_days": 0, "anonymity": "optional",
+    },
+]
+
+
+def seed_default_surveys() -> int:
+    """Create the four default surveys on a database that has none; returns how many were made."""
+    if db.session.scalar(select(Survey.id).limit(1)) is not None:
+        return 0
+    for seed in SEEDS:
+        create_survey(copy.deepcopy(seed))
+    return len(SEEDS)

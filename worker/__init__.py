@@ -1,0 +1,1 @@
+"""Celery worker and beat for survey-service."""
