@@ -136,6 +136,15 @@ def seeded(app):
         db.session.commit()
 
 
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def ended(minutes_ago: int = 10) -> str:
     """An ISO 8601 end time with an offset, `minutes_ago` in the past."""
     return (utcnow() - timedelta(minutes=minutes_ago)).isoformat()
