@@ -40,7 +40,8 @@ def _page(inv, locale: str, form: AnswerForm | None = None, status: int = 200):
         reason_prompt=survey_text(survey.texts, "reason_prompt", locale)
         or gettext("default_reason_prompt", locale),
         anonymity=survey.anonymity, incentive=incentive,
-        compact=len(labels) > 7), status
+        compact=len(labels) > 7,
+        words_only=all(label != str(p) for p, label in labels)), status
 
 
 def _closed(inv, locale: str, error: service.AnswerError):

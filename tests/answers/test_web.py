@@ -61,7 +61,7 @@ def test_score_in_link_preselects_and_records_nothing(client, sent, app):
 
 
 def test_post_records_once_then_already_answered(client, sent, app):
-    token, inv_id = sent(locale="en")
+    token, _inv_id = sent(locale="en")
     html = client.get(f"/s/{token}").get_data(as_text=True)
     form = {"csrf_token": csrf_of(html), "score": "5", "reason": "Quick and kind",
             "anonymous": "y"}
