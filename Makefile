@@ -14,7 +14,7 @@ run: $(STAMP)
 	$(VENV)/bin/survey-service up
 
 test: $(STAMP)
-	$(VENV)/bin/ruff check survey_service worker tests bench
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
 bench: $(STAMP)
