@@ -110,3 +110,14 @@ def test_concurrent_answers_record_one(client, sent, app):
     assert sorted(codes) == [201, 409, 409, 409]
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Response)) == 1
+
+
+def test_answers_are_rate_limited_per_token(client, sent, app):
+    token, _ = sent()
+    limit = int(app.config["ANSWER_RATE_LIMIT_TOKEN"].split()[0])
+    codes = [client.post(URL, json={"token": token, "score": 99}).status_code
+             for _ in range(limit + 1)]
+    assert codes[:limit] == [422] * limit
+    assert codes[-1] == 429
+    other, _ = sent(external_id="call-2")
+    assert client.post(URL, json={"token": other, "score": 3}).status_code == 201
