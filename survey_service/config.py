@@ -94,7 +94,7 @@ def build_config(instance_path: str, test_config: dict | None = None) -> dict:
     cfg.setdefault("OPENAPI_SWAGGER_UI_PATH", "/docs")
     cfg.setdefault("OPENAPI_SWAGGER_UI_URL", "/api/docs-assets/")
     cfg.setdefault("WTF_CSRF_TIME_LIMIT", None)
-    cfg.setdefault("RATELIMIT_STORAGE_URI", cfg["REDIS_URL"])
+    cfg.setdefault("RATELIMIT_STORAGE_URI", limits_storage_uri(cfg["REDIS_URL"]))
     cfg.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     return cfg
 
@@ -104,3 +104,10 @@ def engine_options(url: str) -> dict:
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 30}}
     return {"pool_pre_ping": True}
+
+
+def limits_storage_uri(redis_url: str) -> str:
+    """The rate limiter's name for the same Redis (it spells unix sockets redis+unix://)."""
+    if redis_url.startswith("unix://"):
+        return "redis+unix://" + redis_url[len("unix://"):]
+    return redis_url

@@ -1,0 +1,78 @@
+"""Data the benchmarks need inside the service's database: surveys, a key, open SMS invitations."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import insert, select
+
+from survey_service import create_app
+from survey_service.auth import create_key
+from survey_service.db import utcnow
+from survey_service.extensions import db
+from survey_service.migrate import upgrade_database
+from survey_service.surveys.service import seed_default_surveys
+
+_app = None
+
+
+def app():
+    global _app
+    if _app is None:
+        _app = create_app()
+        upgrade_database(_app)
+    return _app
+
+
+def prepare_service() -> str:
+    """Migrate, seed, and return a fresh admin key."""
+    with app().app_context():
+        seed_default_surveys()
+        _, key = create_key("bench", ["admin"])
+        db.session.commit()
+        return key
+
+
+def open_sms_invitations(n: int) -> list[str]:
+    """n sent SMS invitations of csat-call, each to its own number; returns the numbers."""
+    from survey_service.interactions.models import Interaction
+    from survey_service.invitations.models import Invitation
+    from survey_service.surveys.models import Survey
+
+    now = utcnow()
+    phones = [f"+1628555{i:04d}" for i in range(n)]
+    with app().app_context():
+        survey_id = db.session.scalar(select(Survey.id).where(Survey.key == "csat-call"))
+        rows = [{"source": "bench-sms", "external_id": f"s-{i}", "type": "call", "ended_at": now,
+                 "customer_phone": p, "customer_locale": "en", "agent_id": f"a-{i % 50}",
+                 "attributes": {}, "request_hash": "x"} for i, p in enumerate(phones)]
+        db.session.execute(insert(Interaction), rows)
+        ids = db.session.execute(select(Interaction.id, Interaction.customer_phone)
+                                 .where(Interaction.source == "bench-sms")).all()
+        db.session.execute(insert(Invitation), [
+            {"interaction_id": iid, "survey_id": survey_id, "channel": "sms", "address": phone,
+             "locale": "en", "status": "sent", "sent_at": now, "due_at": now,
+             "expires_at": now + timedelta(days=1), "provider_id": f"SMbench{iid}"}
+            for iid, phone in ids])
+        db.session.commit()
+    return phones
+
+
+def sms_requests(n: int) -> list[dict] | None:
+    """Signed inbound SMS answers, one per open invitation; None when the service has no SMS webhook."""
+    flask_app = app()
+    if not any(rule.rule == "/twilio/sms" for rule in flask_app.url_map.iter_rules()):
+        return None
+    from urllib.parse import urlencode
+
+    from twilio.request_validator import RequestValidator
+
+    validator = RequestValidator(flask_app.config["TWILIO_AUTH_TOKEN"])
+    url = flask_app.config["PUBLIC_BASE_URL"] + "/twilio/sms"
+    out = []
+    for i, phone in enumerate(open_sms_invitations(n)):
+        params = {"MessageSid": f"SMin{i:030d}", "AccountSid": "ACbench", "From": phone,
+                  "To": "+15005550006", "Body": str(1 + i % 5)}
+        out.append({"path": "/twilio/sms", "body": urlencode(params),
+                    "headers": {"X-Twilio-Signature": validator.compute_signature(url, params)}})
+    return out
