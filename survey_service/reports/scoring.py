@@ -1,0 +1,133 @@
+"""Score arithmetic for CSAT, CES, AES and NPS with 95% intervals, from counts alone (no database)."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+
+from scipy.stats import t as student_t
+
+Z95 = 1.959964
+SMALL_SAMPLE = 30
+PROMOTER_MIN = 9
+DETRACTOR_MAX = 6
+MEAN_METRICS = ("ces", "aes")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How one survey reads its answers: metric, positive (CSAT) or easy (CES, AES) threshold, direction."""
+
+    metric: str
+    positive_min: int | None = None
+    higher_is_easier: bool | None = None
+
+
+def is_positive(score: int, rule: Rule) -> bool:
+    """Whether one answer counts as satisfied (CSAT) or easy (CES, AES) under its own survey's rule."""
+    if rule.positive_min is None:
+        return False
+    if rule.metric in MEAN_METRICS:
+        higher = rule.higher_is_easier if rule.higher_is_easier is not None else rule.metric == "ces"
+        return score >= rule.positive_min if higher else score <= rule.positive_min
+    return score >= rule.positive_min
+
+
+def _pct(value: float, digits: int = 1) -> float:
+    return round(value * 100, digits)
+
+
+def wilson(k: int, n: int, z: float = Z95) -> list[float] | None:
+    """Wilson score interval of k successes in n, in percent: sound near 0% and 100% and for small n."""
+    if n <= 0:
+        return None
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return [_pct(max(0.0, centre - half)), _pct(min(1.0, centre + half))]
+
+
+def mean_and_sd(distribution: dict[int, int]) -> tuple[int, float | None, float | None]:
+    """Count, mean and sample standard deviation of a score -> count distribution (None when undefined)."""
+    n = sum(distribution.values())
+    if n == 0:
+        return 0, None, None
+    mean = sum(score * count for score, count in distribution.items()) / n
+    if n < 2:
+        return n, mean, None
+    ss = sum(count * (score - mean) ** 2 for score, count in distribution.items())
+    return n, mean, math.sqrt(ss / (n - 1))
+
+
+def t_interval(distribution: dict[int, int]) -> list[float] | None:
+    """Student t 95% interval of the mean; None below two answers, where no spread can be estimated."""
+    n, mean, sd = mean_and_sd(distribution)
+    if sd is None:
+        return None
+    half = float(student_t.ppf(0.975, n - 1)) * sd / math.sqrt(n)
+    return [round(mean - half, 2), round(mean + half, 2)]
+
+
+def nps_interval(promoters: int, detractors: int, n: int, z: float = Z95) -> list[float] | None:
+    """Interval of promoters% - detractors% from one multinomial sample, clipped to [-100, 100]."""
+    if n < 2:
+        return None
+    p, q = promoters / n, detractors / n
+    half = z * math.sqrt((p + q - (p - q) ** 2) / n)
+    return [_pct(max(-1.0, p - q - half)), _pct(min(1.0, p - q + half))]
+
+
+def summarize(metric: str, distribution: dict[int, int], positive: int = 0) -> dict:
+    """The score fields of a row, given its distribution and how many answers were positive or easy.
+
+    `positive` is counted per answer under each answer's own survey rule (see Tally), so rows that merge
+    surveys with different thresholds stay correct.
+    """
+    n, mean, _ = mean_and_sd(distribution)
+    out: dict = {"n": n, "score": None, "ci95": None, "small_sample": n < SMALL_SAMPLE,
+                 "mean": None if mean is None else round(mean, 2),
+                 "distribution": {str(s): distribution[s] for s in sorted(distribution) if distribution[s]}}
+    if n == 0:
+        if metric in MEAN_METRICS:
+            out.update(pct_easy=None, pct_easy_ci95=None)
+        return out
+    if metric == "csat":
+        out.update(score=_pct(positive / n), ci95=wilson(positive, n))
+    elif metric in MEAN_METRICS:
+        out.update(score=round(mean, 2), ci95=t_interval(distribution),
+                   pct_easy=_pct(positive / n), pct_easy_ci95=wilson(positive, n))
+    elif metric == "nps":
+        promoters = sum(c for s, c in distribution.items() if s >= PROMOTER_MIN)
+        detractors = sum(c for s, c in distribution.items() if s <= DETRACTOR_MAX)
+        out.update(score=_pct((promoters - detractors) / n), ci95=nps_interval(promoters, detractors, n))
+    else:
+        raise ValueError(f"unknown metric {metric!r}")
+    return out
+
+
+@dataclass
+class Tally:
+    """One score row being built: answers come in with their survey's rule, so thresholds may differ."""
+
+    distribution: Counter = field(default_factory=Counter)
+    positive: int = 0
+
+    def add(self, score: int, rule: Rule, count: int = 1) -> None:
+        """Count `count` answers of `score`, judged positive or easy by their own survey's rule."""
+        self.distribution[score] += count
+        if is_positive(score, rule):
+            self.positive += count
+
+    def summary(self, metric: str) -> dict:
+        """The row's score fields."""
+        return summarize(metric, self.distribution, self.positive)
+
+
+def score_distribution(distribution: dict[int, int], rule: Rule) -> dict:
+    """Score fields for answers that all share one survey rule."""
+    tally = Tally()
+    for score, count in distribution.items():
+        tally.add(score, rule, count)
+    return tally.summary(rule.metric)
