@@ -63,13 +63,14 @@ class InteractionBatch(MethodView):
             try:
                 result = service.record_interaction(loaded)
             except service.ConflictingReplay:
+                db.session.rollback()
                 results.append({"index": index, "status": 409,
                                 "body": {"code": 409, "status": "Conflict",
                                          "message": _conflict(loaded["external_id"])}})
                 continue
+            db.session.commit()  # each item stands alone: a later failure loses nothing before it
             results.append({"index": index, "status": 201 if result.created else 200,
                             "body": result.body})
-        db.session.commit()
         return {"items": results}
 
 

@@ -75,19 +75,20 @@ def record_interaction(data: dict) -> IntakeResult:
     existing = find_interaction(data["source"], data["external_id"])
     if existing is not None:
         return _replay(existing, digest)
+    row = _new_interaction(data, digest)
+    db.session.add(row)
     try:
-        with db.session.begin_nested():
-            row = _new_interaction(data, digest)
-            db.session.add(row)
-            db.session.flush()
-            _plan_invitations(row)
-            db.session.flush()
+        db.session.flush()
     except IntegrityError:
-        # A concurrent request stored the same event first: answer as a replay.
+        # A concurrent request stored the same event first: answer as a replay. The request owns
+        # the session and has written nothing else, so rolling it all back is safe.
+        db.session.rollback()
         existing = find_interaction(data["source"], data["external_id"])
         if existing is None:
             raise
         return _replay(existing, digest)
+    _plan_invitations(row)
+    db.session.flush()
     body = interaction_body(row)
     row.first_body = body
     return IntakeResult(body, created=True)

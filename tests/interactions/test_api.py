@@ -193,3 +193,25 @@ def test_batch_over_1000_is_422(client, admin):
     res = client.post(f"{URL}/batch", json={"items": [{}] * 1001}, headers=admin)
     assert res.status_code == 422
     assert "items" in res.json["errors"]["json"]
+
+
+def test_concurrent_replays_record_once(client, admin, seeded, app):
+    """The same event posted by several threads at once: one 201, the rest 200 with its body."""
+    import threading
+
+    body = interaction()
+    results = []
+
+    def post():
+        res = app.test_client().post(URL, json=body, headers=admin)
+        results.append((res.status_code, res.json))
+
+    threads = [threading.Thread(target=post) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    codes = sorted(code for code, _ in results)
+    assert codes == [200, 200, 200, 201], results
+    assert len({str(b) for _, b in results}) == 1
+    assert count(app, Interaction) == 1
