@@ -65,3 +65,9 @@ def test_migrations_match_the_models(app):
     with app.app_context(), db.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
+
+
+def test_dashboard_placeholder_links_to_api_docs(client):
+    res = client.get("/dashboard")
+    assert res.status_code == 200
+    assert 'href="/api/docs"' in res.get_data(as_text=True)
