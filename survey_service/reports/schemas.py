@@ -1,0 +1,58 @@
+"""Query and answer shapes of the score endpoint."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from webargs.fields import DelimitedList
+
+from survey_service.reports.service import BUCKETS, GROUP_KEYS
+from survey_service.surveys.models import METRICS
+from survey_service.validation import validate_timezone
+
+
+class ScoresQuerySchema(Schema):
+    """GET /api/v1/scores query: one metric, an optional half-open time range, groups and a bucket."""
+
+    metric = fields.String(required=True, validate=validate.OneOf(METRICS))
+    start = fields.AwareDateTime(data_key="from", format="iso",
+                                 metadata={"description": "ISO 8601 with offset; inclusive."})
+    end = fields.AwareDateTime(data_key="to", format="iso",
+                               metadata={"description": "ISO 8601 with offset; exclusive."})
+    group_by = DelimitedList(
+        fields.String(validate=validate.OneOf(GROUP_KEYS, error="Unknown group '{input}'; use {choices}.")),
+        load_default=list, metadata={"description": f"Comma list of: {', '.join(GROUP_KEYS)}."})
+    bucket = fields.String(validate=validate.OneOf(BUCKETS))
+    tz = fields.String(load_default="UTC", validate=validate_timezone,
+                       metadata={"description": "IANA time zone for buckets, such as Asia/Shanghai."})
+    survey_key = fields.String(data_key="survey", metadata={"description": "Only this survey's answers."})
+
+    @validates_schema
+    def _range(self, data, **kwargs):
+        start, end = data.get("start"), data.get("end")
+        if start is not None and end is not None and start >= end:
+            raise ValidationError("from must be earlier than to.", "from")
+
+
+class ScoreRowSchema(Schema):
+    """One score row; only the asked group keys, and `bucket` only when a bucket was asked for."""
+
+    agent = fields.String(allow_none=True)
+    team = fields.String(allow_none=True)
+    queue = fields.String(allow_none=True)
+    channel = fields.String(allow_none=True)
+    interaction_type = fields.String(allow_none=True)
+    survey = fields.String(allow_none=True)
+    bucket = fields.String(metadata={"description": "Bucket start, ISO 8601 in the asked time zone."})
+    n = fields.Integer()
+    score = fields.Float(allow_none=True)
+    ci95 = fields.List(fields.Float(), allow_none=True)
+    small_sample = fields.Boolean()
+    mean = fields.Float(allow_none=True)
+    distribution = fields.Dict(keys=fields.String(), values=fields.Integer())
+    pct_easy = fields.Float(allow_none=True, metadata={"description": "CES and AES only."})
+    pct_easy_ci95 = fields.List(fields.Float(), allow_none=True,
+                                metadata={"description": "CES and AES only."})
+
+
+class ScoresSchema(Schema):
+    items = fields.List(fields.Nested(ScoreRowSchema))
