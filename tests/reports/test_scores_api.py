@@ -61,6 +61,8 @@ def test_one_row_without_groups_has_exactly_the_score_fields(client, reader, ans
     answers("csat-call", [5, 5, 5, 5, 4, 4, 4, 3, 2, 1], SHANGHAI_MIDNIGHT)
     res = get(client, reader, metric="csat")
     assert res.status_code == 200, res.json
+    # 7 of 10 at 4 or 5: centre = 0.892073 / 1.384146 = 0.644493, half = 1.959964 * 0.174939 / 1.384146
+    # = 0.247714 -> [39.7, 89.2]
     assert res.json["items"] == [{
         "n": 10, "score": 70.0, "ci95": [39.7, 89.2], "small_sample": True, "mean": 3.8,
         "distribution": {"1": 1, "2": 1, "3": 1, "4": 3, "5": 4},
@@ -157,3 +159,14 @@ def test_nps_rows(client, reader, app, answers, admin):
     answers("nps-web", [10, 10, 10, 9, 9, 8, 7, 6, 5, 0], SHANGHAI_MIDNIGHT)
     rows = get(client, reader, metric="nps").json["items"]
     assert [(r["n"], r["score"], r["ci95"]) for r in rows] == [(10, 20.0, [-34.0, 74.0])]
+
+
+def test_one_row_merges_surveys_with_their_own_thresholds(client, reader, answers, admin):
+    res = client.post("/api/v1/surveys", json={"key": "csat-ten", "metric": "csat",
+                                               "scale": {"min": 1, "max": 10}}, headers=admin)
+    assert res.json["positive_min"] == 8
+    answers("csat-call", [4, 3], SHANGHAI_MIDNIGHT)  # 4 is positive on 1-5
+    answers("csat-ten", [7, 8], SHANGHAI_MIDNIGHT)   # 8 is positive on 1-10, 7 is not
+    rows = get(client, reader, metric="csat").json["items"]
+    assert [(r["n"], r["score"], r["distribution"]) for r in rows] == \
+        [(4, 50.0, {"3": 1, "4": 1, "7": 1, "8": 1})]
