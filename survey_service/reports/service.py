@@ -104,23 +104,20 @@ def scores(metric: str, start: datetime | None = None, end: datetime | None = No
     if end is not None:
         conditions.append(Response.answered_at < end)
 
-    columns = [GROUP_COLUMNS[k] for k in group_by if k != "survey"]
-    columns += [Response.survey_id, Response.score]
+    columns = [GROUP_COLUMNS[k].label(k) for k in group_by if k != "survey"]
+    columns += [Response.survey_id.label("survey_id"), Response.score.label("score")]
     if bucket is not None:
-        columns.append(Response.answered_at)
+        columns.append(Response.answered_at.label("answered_at"))
     # Counting equal rows in the database keeps the stream short (anonymous answers share their day).
-    stmt = (select(func.count(), *columns).where(and_(*conditions)).group_by(*columns)
+    stmt = (select(func.count().label("count"), *columns).where(and_(*conditions)).group_by(*columns)
             .execution_options(yield_per=5000))
 
     tallies: dict[tuple, Tally] = defaultdict(Tally)
-    for count, *values in db.session.execute(stmt):
-        by_column = dict(zip([k for k in group_by if k != "survey"], values, strict=False))
-        survey_id, score = values[len(by_column)], values[len(by_column) + 1]
-        survey_key_of_row, rule = rules[survey_id]
-        by_column["survey"] = survey_key_of_row
-        group_values = tuple(by_column[k] for k in group_by)
-        when = bucket_start(values[-1], bucket, zone) if bucket is not None else None
-        tallies[(group_values, when)].add(score, rule, count)
+    for row in db.session.execute(stmt).mappings():
+        key_of_survey, rule = rules[row["survey_id"]]
+        group_values = tuple(key_of_survey if k == "survey" else row[k] for k in group_by)
+        when = bucket_start(row["answered_at"], bucket, zone) if bucket is not None else None
+        tallies[(group_values, when)].add(row["score"], rule, row["count"])
 
     rows = []
     for group_values, when in sorted(tallies, key=lambda k: _sort_key(*k)):
