@@ -12,6 +12,7 @@ class Defaults:
     SECRET_KEY = "dev-only-change-me"
     DATABASE_URL: str | None = None  # None: SQLite under the instance folder
     REDIS_URL: str | None = None  # None: the embedded redis-server
+    EMBEDDED_REDIS_PORT = 6390  # where `survey-service up` starts it when REDIS_URL is unset
     PUBLIC_BASE_URL = "http://127.0.0.1:5000"
     SWEEP_SECONDS = 5.0
     TWILIO_ACCOUNT_SID: str | None = None
@@ -44,6 +45,7 @@ class Defaults:
 _TYPES = {
     "SWEEP_SECONDS": float,
     "SMTP_PORT": int,
+    "EMBEDDED_REDIS_PORT": int,
     "SMTP_TIMEOUT": float,
     "MAX_BODY_BYTES": int,
     "MAX_ATTRIBUTES": int,
@@ -81,7 +83,7 @@ def build_config(instance_path: str, test_config: dict | None = None) -> dict:
     if not cfg["DATABASE_URL"]:
         cfg["DATABASE_URL"] = "sqlite:///" + str(Path(instance_path) / "survey.db")
     if not cfg["REDIS_URL"]:
-        cfg["REDIS_URL"] = "redis://127.0.0.1:6390/0"
+        cfg["REDIS_URL"] = f"redis://127.0.0.1:{cfg['EMBEDDED_REDIS_PORT']}/0"
     cfg["PUBLIC_BASE_URL"] = cfg["PUBLIC_BASE_URL"].rstrip("/")
     cfg["SQLALCHEMY_DATABASE_URI"] = cfg["DATABASE_URL"]
     cfg["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(cfg["DATABASE_URL"])

