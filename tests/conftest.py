@@ -18,6 +18,32 @@ DATABASES = [d.strip() for d in os.environ.get("SURVEY_TEST_DATABASES", "sqlite,
              .split(",") if d.strip()]
 
 
+_skipped: list[str] = []
+
+
+def pytest_runtest_logreport(report):
+    """Remember skipped tests (xfails aside) for the SURVEY_FAIL_ON_SKIP check."""
+    if report.skipped and not hasattr(report, "wasxfail"):
+        _skipped.append(report.nodeid)
+
+
+def _fail_on_skip() -> bool:
+    return os.environ.get("SURVEY_FAIL_ON_SKIP") == "1" and bool(_skipped)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """With SURVEY_FAIL_ON_SKIP=1 (CI) a skipped test fails the run: nothing goes untested unnoticed."""
+    if _fail_on_skip() and exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say why a run with only passes failed."""
+    if _fail_on_skip():
+        terminalreporter.write_line(f"SURVEY_FAIL_ON_SKIP=1: {len(_skipped)} skipped test(s) fail the run",
+                                    red=True)
+
+
 @pytest.fixture(scope="session")
 def pg_url(tmp_path_factory):
     """A PostgreSQL server from the pgserver package, for the whole session."""
