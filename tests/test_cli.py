@@ -1,0 +1,91 @@
+"""The command line: keys are created, listed and revoked on a fresh database; bad input writes nothing."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from survey_service import create_app
+from survey_service.cli import main
+
+
+@pytest.fixture
+def fresh_db(tmp_path, monkeypatch):
+    """A new instance folder and SQLite file that only this test uses."""
+    monkeypatch.setenv("SURVEY_INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setenv("SURVEY_DATABASE_URL", "sqlite:///" + str(tmp_path / "cli.db"))
+    monkeypatch.delenv("SURVEY_REDIS_URL", raising=False)
+    return tmp_path
+
+
+def cli(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+def bearer(result) -> dict:
+    """The Authorization header for the key a `keys create` printed on its last line."""
+    return {"Authorization": f"Bearer {result.stdout.strip().splitlines()[-1]}"}
+
+
+def web(fresh_db):
+    """The app on the same database the commands wrote to."""
+    return create_app({"TESTING": True, "RATELIMIT_STORAGE_URI": "memory://"}).test_client()
+
+
+def test_created_key_works_until_revoked(fresh_db):
+    created = cli("keys", "create", "--name", "reporting", "--scope", "reports:read", "--scope", "admin")
+    assert created.exit_code == 0, created.output
+    headers = bearer(created)
+    client = web(fresh_db)
+    assert client.get("/api/v1/surveys", headers=headers).status_code == 200
+
+    listed = cli("keys", "list")
+    row = listed.stdout.splitlines()[1].split()
+    assert row[:4] == ["1", "reporting", headers["Authorization"][7:17] + "...", "admin,reports:read"]
+    assert headers["Authorization"][7:] not in listed.output
+
+    revoked = cli("keys", "revoke", "1")
+    assert revoked.exit_code == 0, revoked.output
+    assert client.get("/api/v1/surveys", headers=headers).status_code == 401
+    assert cli("keys", "list").stdout.splitlines()[1].split()[-1] != "-"
+
+
+def test_agent_key_names_its_agent(fresh_db):
+    created = cli("keys", "create", "--name", "wang", "--scope", "agent", "--agent", "a-7")
+    assert created.exit_code == 0, created.output
+    assert created.stdout.splitlines()[-1].startswith("sk_")
+    assert cli("keys", "list").stdout.splitlines()[1].split()[4] == "a-7"
+
+
+@pytest.mark.parametrize("args", [
+    ["--scope", "reports:write"],
+    ["--scope", "reports:read", "--scope", "superuser"],
+    ["--scope", "agent"],
+])
+def test_bad_scopes_exit_2_and_write_nothing(fresh_db, args):
+    result = cli("keys", "create", "--name", "x", *args)
+    assert result.exit_code == 2
+    assert "--scope" in result.output or "--agent" in result.output
+    assert "sk_" not in result.output
+    assert cli("keys", "list").stdout.splitlines() == ["id  name  hint  scopes  agent  created  revoked"]
+
+
+def test_revoking_an_unknown_key_fails(fresh_db):
+    result = cli("keys", "revoke", "42")
+    assert result.exit_code == 1
+    assert "no live key with id 42" in result.output
+
+
+def test_surveys_list_after_seeding(fresh_db):
+    from survey_service.extensions import db
+    from survey_service.migrate import upgrade_database
+    from survey_service.surveys.service import seed_default_surveys
+
+    app = create_app()
+    upgrade_database(app)
+    with app.app_context():
+        seed_default_surveys()
+        db.session.commit()
+    lines = cli("surveys", "list").stdout.splitlines()
+    assert lines[0].split() == ["key", "metric", "channels", "active"]
+    assert ["ces-chat", "ces", "email,sms", "yes"] in [line.split() for line in lines[1:]]
