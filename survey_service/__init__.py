@@ -33,6 +33,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from survey_service import apidocs, health
     from survey_service.answers.api import blp as answers_api
+    from survey_service.answers.twilio_sms import bp as twilio_sms
+    from survey_service.answers.twilio_voice import bp as twilio_voice
     from survey_service.answers.views import bp as web_survey
     from survey_service.auth import register_security_scheme
     from survey_service.dashboard.views import bp as dashboard
@@ -44,6 +46,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     for blueprint in (surveys_api, interactions_api, answers_api, reports_api):
         extensions.csrf.exempt(blueprint)  # bearer keys or tokens, not cookies
         extensions.api.register_blueprint(blueprint)
+    for blueprint in (twilio_sms, twilio_voice):
+        extensions.csrf.exempt(blueprint)  # Twilio signs these instead (answers.twilio_security)
+        app.register_blueprint(blueprint)
     app.register_blueprint(web_survey)
     app.register_blueprint(dashboard)
     app.register_blueprint(health.bp)

@@ -19,6 +19,9 @@ class Defaults:
     TWILIO_AUTH_TOKEN: str | None = None
     TWILIO_FROM: str | None = None
     TWILIO_API_BASE_URL: str | None = None
+    TWILIO_TIMEOUT = 10.0
+    RECONCILE_AFTER_SECONDS = 300  # a row this long in `sending` is looked up at the provider
+    IVR_GATHER_TIMEOUT = 6
     SMTP_HOST: str | None = None
     SMTP_PORT = 25
     SMTP_USERNAME: str | None = None
@@ -56,6 +59,9 @@ _TYPES = {
     "RETRY_BACKOFF_MAX": float,
     "SWEEP_BATCH": int,
     "SMS_REASON_WINDOW_SECONDS": int,
+    "TWILIO_TIMEOUT": float,
+    "RECONCILE_AFTER_SECONDS": int,
+    "IVR_GATHER_TIMEOUT": int,
     "SMTP_STARTTLS": lambda v: v.lower() in {"1", "true", "yes", "on"},
 }
 

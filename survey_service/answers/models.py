@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from survey_service.db import Base
+from survey_service.db import Base, utcnow
 
 
 def new_response_id() -> str:
@@ -40,3 +40,34 @@ class Response(Base):
     interaction_id: Mapped[int | None] = mapped_column(ForeignKey("interactions.id"))
     customer_id: Mapped[str | None] = mapped_column(String(128), index=True)
     answered_at: Mapped[datetime]
+
+
+class InboundMessage(Base):
+    """An inbound SMS already handled, by its MessageSid: Twilio's retries are recorded once."""
+
+    __tablename__ = "inbound_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Conversation(Base):
+    """The state of one invitation's SMS or voice exchange (score, then reason and anonymity).
+
+    `response_id` is the only link from an invitation to an anonymous answer, so it is kept only
+    while the reason step is open (`open_until`) and cleared when it closes.
+    """
+
+    __tablename__ = "conversations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invitation_id: Mapped[int] = mapped_column(ForeignKey("invitations.id"), unique=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    call_sid: Mapped[str | None] = mapped_column(String(64), index=True)
+    state: Mapped[str] = mapped_column(String(16), default="score")
+    reprompts: Mapped[int] = mapped_column(default=0)
+    wants_anonymous: Mapped[bool] = mapped_column(default=False)
+    response_id: Mapped[str | None] = mapped_column(String(32))
+    open_until: Mapped[datetime | None] = mapped_column(index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -34,6 +34,20 @@ def _smtp(config: dict):
                             config.get("SMTP_STARTTLS", False), config.get("SMTP_TIMEOUT", 10.0))
 
 
+@register("sms")
+def _twilio_sms(config: dict):
+    from survey_service.delivery.twilio import sms_channel
+
+    return sms_channel(config)
+
+
+@register("ivr")
+def _twilio_voice(config: dict):
+    from survey_service.delivery.twilio import voice_channel
+
+    return voice_channel(config)
+
+
 def channel_for(name: str) -> Channel:
     """The adapter for `name` in the current app (outbox when unconfigured)."""
     cache = current_app.extensions.setdefault("survey_channels", {})

@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 
 from survey_service.db import utcnow
 from survey_service.extensions import db
@@ -162,3 +162,29 @@ def fall_back(invitation_id: int, reason: str, now: datetime | None = None) -> s
                 token_hash=None, provider_id=None, failure_reason=reason,
                 expires_at=now + timedelta(seconds=inv.survey.expires_after_seconds)))
     return Status.SCHEDULED if moved.rowcount == 1 else inv.status
+
+
+def mark_delivered(invitation_id: int, now: datetime | None = None) -> bool:
+    """sending/sent -> delivered; delivered_at is kept once set, and a final state stays final."""
+    now = now or utcnow()
+    moved = db.session.execute(
+        update(Invitation)
+        .where(and_(Invitation.id == invitation_id,
+                    Invitation.status.in_([Status.SENDING, Status.SENT])))
+        .values(status=Status.DELIVERED, delivered_at=now,
+                sent_at=func.coalesce(Invitation.sent_at, now))).rowcount == 1
+    if not moved:
+        # Answered or expired before the receipt came: still a delivery, for response rates.
+        db.session.execute(
+            update(Invitation)
+            .where(and_(Invitation.id == invitation_id, Invitation.delivered_at.is_(None),
+                        Invitation.status.in_([Status.ANSWERED, Status.EXPIRED])))
+            .values(delivered_at=now))
+    return moved
+
+
+def opt_in(channel: str, address: str) -> bool:
+    """Take an address off a channel's opt-out list (START); True if it was on it."""
+    return db.session.execute(
+        delete(OptOut).where(and_(OptOut.channel == channel, OptOut.address == address))
+    ).rowcount > 0

@@ -1,0 +1,58 @@
+"""Twilio SMS webhooks: inbound replies (the conversation) and delivery status callbacks."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, request
+from twilio.twiml.messaging_response import MessagingResponse
+
+from survey_service.answers.conversations import handle_sms
+from survey_service.answers.twilio_security import twilio_signed
+from survey_service.delivery.callbacks import apply_status, parse_error_code
+from survey_service.extensions import db
+
+bp = Blueprint("twilio_sms", __name__, url_prefix="/twilio/sms")
+
+
+def twiml(response) -> Response:
+    return Response(str(response), status=200, content_type="text/xml; charset=utf-8")
+
+
+def messaging(text: str | None) -> MessagingResponse:
+    """A TwiML answer with one message, or an empty one (Twilio then sends nothing)."""
+    response = MessagingResponse()
+    if text:
+        response.message(text)
+    return response
+
+
+@bp.post("")
+@twilio_signed
+def inbound():
+    """A text from a respondent; the reply goes back as TwiML."""
+    form = request.form
+    sid = form.get("MessageSid") or form.get("SmsMessageSid")
+    phone = form.get("From")
+    if not sid or not phone:
+        return twiml(messaging(None))
+    reply = handle_sms(sid, phone, form.get("Body", ""))
+    db.session.commit()
+    return twiml(messaging(reply.text))
+
+
+def invitation_arg() -> int:
+    invitation_id = request.args.get("invitation", type=int)
+    if invitation_id is None:
+        abort(400)
+    return invitation_id
+
+
+@bp.post("/status")
+@twilio_signed
+def status():
+    """Delivery status of an invitation's message; late, repeated and out-of-order ones are safe."""
+    form = request.form
+    apply_status(invitation_arg(), "sms", form.get("MessageSid") or form.get("SmsSid"),
+                 form.get("MessageStatus") or form.get("SmsStatus") or "",
+                 parse_error_code(form.get("ErrorCode")))
+    db.session.commit()
+    return "", 204

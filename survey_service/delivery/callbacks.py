@@ -1,0 +1,120 @@
+"""Delivery status from Twilio (callbacks, or a lookup when reconciling): what it means, then apply it."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import and_, select
+
+from survey_service.db import utcnow
+from survey_service.delivery.twilio import INVALID_NUMBER, OPTED_OUT, ProviderStatus
+from survey_service.extensions import db
+from survey_service.invitations import service as invitations
+from survey_service.invitations.models import Invitation, Status
+
+log = logging.getLogger(__name__)
+
+ACCEPTED = {
+    "sms": frozenset({"accepted", "scheduled", "queued", "sending", "sent"}),
+    "ivr": frozenset({"queued", "initiated", "ringing"}),
+}
+DELIVERED = {
+    "sms": frozenset({"delivered", "read"}),
+    "ivr": frozenset({"in-progress", "answered", "completed"}),
+}
+NOT_DELIVERED = {
+    "sms": frozenset({"undelivered", "failed", "canceled"}),
+    "ivr": frozenset({"busy", "no-answer", "failed", "canceled"}),
+}
+# Give up on a row in `sending` that never got a provider id after this long (crash before the call).
+GIVE_UP_UNCONFIRMED = timedelta(days=1)
+
+
+def parse_error_code(raw) -> int | None:
+    """Twilio's ErrorCode field as an int (absent, empty or garbage: None)."""
+    try:
+        return int(raw) if raw not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def decide(channel: str, status: str, error_code: int | None) -> tuple[str, str | None]:
+    """(action, reason) for a status report; action is sent, delivered, opt_out, fall_back, fail or ignore."""
+    status = (status or "").lower()
+    if status in ACCEPTED.get(channel, ()):
+        return "sent", None
+    if status in DELIVERED.get(channel, ()):
+        return "delivered", None
+    if status in NOT_DELIVERED.get(channel, ()):
+        if error_code == OPTED_OUT:
+            return "opt_out", f"twilio_{error_code}"
+        if error_code in INVALID_NUMBER:
+            return "fall_back", f"twilio_{error_code}"
+        # Accepted but not delivered (30001, 30008, busy, ...): the send is done, so fail, never resend.
+        if error_code:
+            return "fail", f"twilio_{error_code}"
+        return "fail", f"{'call' if channel == 'ivr' else 'sms'}_{status.replace('-', '_')}"
+    return "ignore", None
+
+
+def apply_status(invitation_id: int, channel: str, sid: str | None, status: str,
+                 error_code: int | None, now: datetime | None = None) -> str:
+    """Apply one status report to its invitation; replays and late or stale reports change nothing wrong."""
+    now = now or utcnow()
+    inv = db.session.get(Invitation, invitation_id)
+    if inv is None:
+        return "unknown"
+    # A report about an earlier channel or attempt (the invitation fell back since) is stale.
+    if inv.channel != channel or (sid and inv.provider_id and inv.provider_id != sid):
+        return "stale"
+    action, reason = decide(channel, status, error_code)
+    if action == "sent":
+        if inv.status == Status.SENDING:
+            invitations.mark_sent(inv.id, sid, now=now)
+    elif action == "delivered":
+        invitations.mark_delivered(inv.id, now=now)
+    elif action == "opt_out":
+        if not inv.is_final:
+            invitations.opt_out(inv.channel, inv.address, reason=reason)
+            invitations.fall_back(inv.id, reason, now=now)
+    elif action == "fall_back":
+        invitations.fall_back(inv.id, reason, now=now)
+    elif action == "fail":
+        invitations.fail(inv.id, reason, now=now)
+    db.session.refresh(inv)
+    log.info("invitation %s: %s status %s -> %s", inv.id, channel, status, inv.status)
+    return inv.status
+
+
+def reconcile_sending(now: datetime | None = None, limit: int = 50) -> int:
+    """Settle rows left in `sending` (rule 2): ask the provider by id, never resend; returns how many."""
+    from survey_service.delivery.registry import channel_for
+
+    now = now or utcnow()
+    older = now - timedelta(seconds=current_app.config["RECONCILE_AFTER_SECONDS"])
+    rows = list(db.session.scalars(
+        select(Invitation)
+        .where(and_(Invitation.status == Status.SENDING, Invitation.sending_at <= older))
+        .order_by(Invitation.sending_at).limit(limit)))
+    settled = 0
+    for inv in rows:
+        if inv.provider_id is None:
+            # No id: the status callback names the invitation and settles it; only give up at last.
+            if inv.sending_at <= now - GIVE_UP_UNCONFIRMED:
+                settled += invitations.fail(inv.id, "send_unconfirmed", now=now)
+            continue
+        lookup = getattr(channel_for(inv.channel), "lookup", None)
+        if lookup is None:
+            continue
+        try:
+            found: ProviderStatus = lookup(inv.provider_id)
+        except Exception as exc:  # one provider hiccup must not stop the sweep
+            log.warning("invitation %s: lookup failed (%s)", inv.id, type(exc).__name__)
+            continue
+        before = inv.status
+        after = apply_status(inv.id, inv.channel, inv.provider_id, found.status, found.error_code,
+                             now=now)
+        settled += after != before
+    return settled
