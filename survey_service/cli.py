@@ -147,6 +147,8 @@ def up(host: str, port: int) -> None:
         while not stop.requested:
             _check_children(supervisor)
             time.sleep(0.2)
+    except _Interrupted:
+        pass
     except _StartupFailed as exc:
         click.echo(f"survey-service: {exc}; stopping", err=True)
         code = 1
@@ -160,6 +162,10 @@ def up(host: str, port: int) -> None:
 
 class _StartupFailed(Exception):
     """A child died or never came up; `up` stops the rest and exits non-zero."""
+
+
+class _Interrupted(Exception):
+    """A stop signal arrived before the service was ready; stopping then is no failure."""
 
 
 class _StopFlag:
@@ -207,7 +213,7 @@ def _wait_until(ready, supervisor: Supervisor, stop: _StopFlag, what: str) -> No
     while not ready():
         _check_children(supervisor)
         if stop.requested:
-            raise _StartupFailed("interrupted during startup")
+            raise _Interrupted
         if time.monotonic() > deadline:
             raise _StartupFailed(f"gave up waiting for {what}")
         time.sleep(0.2)

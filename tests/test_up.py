@@ -57,47 +57,78 @@ def gone(process: psutil.Process) -> bool:
         return True
 
 
-def test_up_serves_then_stops_every_child(tmp_path):
-    port = free_port()
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("SURVEY_REDIS_URL", "SURVEY_DATABASE_URL", "SURVEY_SMTP_HOST")}
-    env.update(SURVEY_INSTANCE_PATH=str(tmp_path / "instance"), SURVEY_EMBEDDED_REDIS_PORT=str(free_port()))
-    out, err = tmp_path / "up.out", tmp_path / "up.err"
-    with out.open("w") as stdout, err.open("w") as stderr:
-        proc = subprocess.Popen([*command(), "up", "--port", str(port)], stdout=stdout, stderr=stderr,
-                                env=env)
-    base = f"http://127.0.0.1:{port}"
-    children: list[psutil.Process] = []
-    try:
-        wait_for(lambda: get(f"{base}/healthz")[0] == 200, proc, "answer on /healthz", err)
-        wait_for(lambda: "ready" in out.read_text().splitlines(), proc, "'ready'", err)
-        status, body = get(f"{base}/readyz")
-        assert status == 200, body
-        assert json.loads(body)["checks"] == {"database": "ok", "redis": "ok"}
+class Service:
+    """A running `survey-service up` and where its output goes."""
 
-        key = re.search(r"^admin API key \(shown once\): (sk_\S+)$", out.read_text(), re.M).group(1)
-        status, body = get(f"{base}/api/v1/surveys", {"Authorization": f"Bearer {key}"})
-        assert status == 200
-        assert {s["key"] for s in json.loads(body)["items"]} == {
-            "csat-call", "ces-chat", "csat-purchase", "aes-agent"}
-        assert f"{base}/api/docs" in out.read_text()
-        assert f"{base}/dashboard" in out.read_text()
+    def __init__(self, tmp_path: Path):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("SURVEY_REDIS_URL", "SURVEY_DATABASE_URL", "SURVEY_SMTP_HOST")}
+        env.update(SURVEY_INSTANCE_PATH=str(tmp_path / "instance"),
+                   SURVEY_EMBEDDED_REDIS_PORT=str(free_port()))
+        self.out, self.err = tmp_path / "up.out", tmp_path / "up.err"
+        with self.out.open("w") as stdout, self.err.open("w") as stderr:
+            self.proc = subprocess.Popen([*command(), "up", "--port", str(self.port)], stdout=stdout,
+                                         stderr=stderr, env=env)
+        self.children: list[psutil.Process] = []
 
-        children = psutil.Process(proc.pid).children(recursive=True)
-        names = " ".join(" ".join(c.cmdline()) for c in children)
-        for program in ("redis-server", "gunicorn", "worker.app worker", "worker.app beat"):
-            assert program in names
+    def wait_ready(self) -> None:
+        wait_for(lambda: get(f"{self.base}/healthz")[0] == 200, self.proc, "answer on /healthz", self.err)
+        wait_for(lambda: "ready" in self.out.read_text().splitlines(), self.proc, "'ready'", self.err)
+        self.children = psutil.Process(self.proc.pid).children(recursive=True)
 
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=60) == 0
-        assert [c.pid for c in children if not gone(c)] == []
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        for child in children:
+    def child(self, fragment: str) -> psutil.Process:
+        return next(c for c in self.children if fragment in " ".join(c.cmdline()))
+
+    def left_behind(self) -> list[int]:
+        return [c.pid for c in self.children if not gone(c)]
+
+    def cleanup(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        for child in self.children:
             if not gone(child):
                 child.kill()
+
+
+@pytest.fixture
+def service(tmp_path):
+    running = Service(tmp_path)
+    yield running
+    running.cleanup()
+
+
+def test_up_serves_then_stops_every_child(service):
+    service.wait_ready()
+    base = service.base
+    status, body = get(f"{base}/readyz")
+    assert status == 200, body
+    assert json.loads(body)["checks"] == {"database": "ok", "redis": "ok"}
+
+    printed = service.out.read_text()
+    key = re.search(r"^admin API key \(shown once\): (sk_\S+)$", printed, re.M).group(1)
+    status, body = get(f"{base}/api/v1/surveys", {"Authorization": f"Bearer {key}"})
+    assert status == 200
+    assert {s["key"] for s in json.loads(body)["items"]} == {
+        "csat-call", "ces-chat", "csat-purchase", "aes-agent"}
+    assert f"{base}/api/docs" in printed
+    assert f"{base}/dashboard" in printed
+    for program in ("redis-server", "gunicorn", "worker.app worker", "worker.app beat"):
+        assert service.child(program)
+
+    service.proc.send_signal(signal.SIGTERM)
+    assert service.proc.wait(timeout=60) == 0
+    assert service.left_behind() == []
+
+
+def test_a_dying_child_stops_the_rest_and_fails(service):
+    service.wait_ready()
+    service.child("worker.app beat").kill()
+    assert service.proc.wait(timeout=60) == 1
+    assert re.search(r"beat \(pid \d+\) exited with code -9; stopping", service.err.read_text())
+    assert service.left_behind() == []
 
 
 def test_up_refuses_a_taken_redis_port_and_leaves_nothing_running(tmp_path):
