@@ -72,16 +72,14 @@ def find_interaction(source: str, external_id: str) -> Interaction | None:
 def record_interaction(data: dict) -> IntakeResult:
     """Store the event and its invitations; a replay returns the first body (idempotent)."""
     digest = fingerprint(data)
-    existing = find_interaction(data["source"], data["external_id"])
-    if existing is not None:
-        return _replay(existing, digest)
+    # Insert first: new events are the common case, and the unique constraint finds replays.
     row = _new_interaction(data, digest)
     db.session.add(row)
     try:
         db.session.flush()
     except IntegrityError:
-        # A concurrent request stored the same event first: answer as a replay. The request owns
-        # the session and has written nothing else, so rolling it all back is safe.
+        # A replay, or a concurrent request stored the same event first. The caller owns the
+        # session and has written nothing else in it, so rolling it back is safe.
         db.session.rollback()
         existing = find_interaction(data["source"], data["external_id"])
         if existing is None:
@@ -143,13 +141,14 @@ def _recently_invited(survey: Survey, row: Interaction, now) -> bool:
     if not who:
         return False
     since = now - timedelta(days=survey.throttle_days)
+    # The same customer's other interactions first (index look-ups), then their invitations.
+    theirs = select(Interaction.id).where(and_(or_(*who), Interaction.id != row.id))
     hit = db.session.scalar(
-        select(Invitation.id).join(Interaction, Invitation.interaction_id == Interaction.id)
-        .where(and_(Invitation.survey_id == survey.id,
+        select(Invitation.id)
+        .where(and_(Invitation.interaction_id.in_(theirs),
+                    Invitation.survey_id == survey.id,
                     Invitation.status != Status.SUPPRESSED,
-                    Invitation.created_at >= since,
-                    Interaction.id != row.id,
-                    or_(*who)))
+                    Invitation.created_at >= since))
         .limit(1))
     return hit is not None
 
