@@ -25,8 +25,8 @@ class Interaction(Base):
     type: Mapped[str] = mapped_column(String(16))
     ended_at: Mapped[datetime]
     customer_id: Mapped[str | None] = mapped_column(String(128), index=True)
-    customer_phone: Mapped[str | None] = mapped_column(String(20))
-    customer_email: Mapped[str | None] = mapped_column(String(320))
+    customer_phone: Mapped[str | None] = mapped_column(String(20), index=True)
+    customer_email: Mapped[str | None] = mapped_column(String(320), index=True)
     customer_locale: Mapped[str | None] = mapped_column(String(16))
     customer_timezone: Mapped[str | None] = mapped_column(String(64))
     agent_id: Mapped[str | None] = mapped_column(String(128))
