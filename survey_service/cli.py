@@ -1,4 +1,4 @@
-"""Command line: `survey-service up | keys | surveys`; every command brings the database up to date first."""
+"""Command line: `survey-service up | keys | surveys | outbox`; each brings the database up to date."""
 
 from __future__ import annotations
 
@@ -106,6 +106,29 @@ def surveys_list() -> None:
     table += [(s.key, s.metric, ",".join(s.channels) or "-", "yes" if s.active else "no")
               for s in list_surveys()]
     _print_table(table)
+
+
+@main.command()
+@click.option("--last", "last", default=5, show_default=True, type=click.IntRange(1, 1000),
+              help="How many of the newest messages to show.")
+@click.option("--channel", type=click.Choice(["email", "sms", "ivr"]), help="Only this channel.")
+def outbox(last: int, channel: str | None) -> None:
+    """Messages the outbox channels kept instead of sending (no SMTP or Twilio configured)."""
+    from survey_service.delivery.models import OutboxMessage
+
+    open_app()
+    query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(last)
+    if channel:
+        query = query.where(OutboxMessage.channel == channel)
+    rows = list(db.session.scalars(query))
+    if not rows:
+        click.echo("The outbox is empty.")
+    for row in reversed(rows):
+        click.echo(f"--- #{row.id} {row.channel} to {row.to} at {_when(row.created_at)} "
+                   f"(invitation {row.invitation_id})")
+        if row.subject:
+            click.echo(f"Subject: {row.subject}")
+        click.echo(row.body_text.rstrip())
 
 
 # -- up -------------------------------------------------------------------------------------------

@@ -89,3 +89,24 @@ def test_surveys_list_after_seeding(fresh_db):
     lines = cli("surveys", "list").stdout.splitlines()
     assert lines[0].split() == ["key", "metric", "channels", "active"]
     assert ["ces-chat", "ces", "email,sms", "yes"] in [line.split() for line in lines[1:]]
+
+
+def test_outbox_shows_the_newest_kept_messages(fresh_db):
+    from survey_service.delivery.models import OutboxMessage
+    from survey_service.extensions import db
+    from survey_service.migrate import upgrade_database
+
+    assert "The outbox is empty." in cli("outbox").output
+    app = create_app({"TESTING": True, "RATELIMIT_STORAGE_URI": "memory://"})
+    upgrade_database(app)
+    with app.app_context():
+        for n in range(3):
+            db.session.add(OutboxMessage(channel="email", to=f"p{n}@example.com", subject=f"S{n}",
+                                         body_text=f"link {n}"))
+        db.session.add(OutboxMessage(channel="sms", to="+8613800138000", body_text="sms text"))
+        db.session.commit()
+    shown = cli("outbox", "--last", "2", "--channel", "email").output
+    assert "p2@example.com" in shown and "p1@example.com" in shown and "p0@" not in shown
+    assert shown.index("S1") < shown.index("S2")
+    assert "sms text" not in shown
+    assert cli("outbox", "--last", "0").exit_code == 2
