@@ -360,7 +360,8 @@ def transfer_invitation(source: str, external_id: str, caller: str | None,
     for survey in surveys:
         inv = by_survey.get(survey.id)
         if inv is None:
-            inv = Invitation(interaction=interaction, survey=survey, channel="ivr", address=address,
+            inv = Invitation(interaction_id=interaction.id, survey_id=survey.id, channel="ivr",
+                             address=address,
                              locale=interaction.customer_locale or "en", status=Status.SENT,
                              due_at=now, sent_at=now,
                              expires_at=now + timedelta(seconds=survey.expires_after_seconds))
