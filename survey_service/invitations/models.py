@@ -37,6 +37,8 @@ class Invitation(Base):
     __table_args__ = (
         UniqueConstraint("interaction_id", "survey_id"),
         Index("ix_invitations_status_due_at", "status", "due_at"),
+        # Inbound SMS and calls find the respondent's invitations by number.
+        Index("ix_invitations_address_channel", "address", "channel"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
