@@ -19,6 +19,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.from_mapping(build_config(app.instance_path, test_config))
+    app.json.ensure_ascii = False  # Chinese reasons and labels stay readable in API answers
 
     from survey_service import errors, extensions, i18n, logs
 

@@ -29,12 +29,10 @@ class Defaults:
     SMTP_STARTTLS = False
     SMTP_TIMEOUT = 10.0
     MAIL_FROM = "surveys@localhost"
-    DEFAULT_LOCALE = "en"
     DEFAULT_REGION = "US"  # for phone numbers written without a country code
     MAX_BODY_BYTES = 1_000_000
     MAX_ATTRIBUTES = 50
     MAX_ATTRIBUTE_BYTES = 1024
-    BATCH_MAX = 1000
     ANSWER_RATE_LIMIT_TOKEN = "10 per minute"
     ANSWER_RATE_LIMIT_ADDRESS = "600 per minute"
     SEND_MAX_RETRIES = 8
@@ -44,26 +42,17 @@ class Defaults:
     SMS_REASON_WINDOW_SECONDS = 3600
 
 
-# Keys whose environment value is parsed as a number or flag rather than kept as a string.
-_TYPES = {
-    "SWEEP_SECONDS": float,
-    "SMTP_PORT": int,
-    "EMBEDDED_REDIS_PORT": int,
-    "SMTP_TIMEOUT": float,
-    "MAX_BODY_BYTES": int,
-    "MAX_ATTRIBUTES": int,
-    "MAX_ATTRIBUTE_BYTES": int,
-    "BATCH_MAX": int,
-    "SEND_MAX_RETRIES": int,
-    "RETRY_BACKOFF_BASE": float,
-    "RETRY_BACKOFF_MAX": float,
-    "SWEEP_BATCH": int,
-    "SMS_REASON_WINDOW_SECONDS": int,
-    "TWILIO_TIMEOUT": float,
-    "RECONCILE_AFTER_SECONDS": int,
-    "IVR_GATHER_TIMEOUT": int,
-    "SMTP_STARTTLS": lambda v: v.lower() in {"1", "true", "yes", "on"},
-}
+def _parse(name: str, raw: str):
+    """An environment value as the type of its default (numbers, flags), else the string."""
+    default = getattr(Defaults, name)
+    if isinstance(default, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int | float):
+        try:
+            return type(default)(raw)
+        except ValueError:
+            raise ValueError(f"SURVEY_{name} must be a number, not {raw!r}") from None
+    return raw
 
 
 def from_environment(environ: os._Environ | dict | None = None) -> dict:
@@ -76,7 +65,7 @@ def from_environment(environ: os._Environ | dict | None = None) -> dict:
         raw = environ.get(f"SURVEY_{name}")
         if raw is None or raw == "":
             continue
-        out[name] = _TYPES.get(name, str)(raw)
+        out[name] = _parse(name, raw)
     return out
 
 

@@ -1,0 +1,31 @@
+"""Configuration: defaults, then SURVEY_* variables typed like their defaults, then the test mapping."""
+
+import pytest
+
+from survey_service.config import build_config, from_environment
+
+
+def test_environment_values_take_the_type_of_their_default():
+    env = {"SURVEY_SMTP_PORT": "2525", "SURVEY_SWEEP_SECONDS": "1.5", "SURVEY_SMTP_STARTTLS": "yes",
+           "SURVEY_MAIL_FROM": "survey@example.com", "SURVEY_UNKNOWN": "x", "OTHER": "y"}
+    assert from_environment(env) == {"SMTP_PORT": 2525, "SWEEP_SECONDS": 1.5, "SMTP_STARTTLS": True,
+                                     "MAIL_FROM": "survey@example.com"}
+
+
+def test_a_bad_number_names_the_variable():
+    with pytest.raises(ValueError, match="SURVEY_SMTP_PORT"):
+        from_environment({"SURVEY_SMTP_PORT": "twenty-five"})
+
+
+def test_defaults_run_on_one_machine(tmp_path, monkeypatch):
+    for name in ("SURVEY_DATABASE_URL", "SURVEY_REDIS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    cfg = build_config(str(tmp_path))
+    assert cfg["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path}/survey.db"
+    assert cfg["REDIS_URL"] == "redis://127.0.0.1:6390/0"
+
+
+def test_postgresql_urls_get_the_installed_driver(tmp_path):
+    cfg = build_config(str(tmp_path), {"DATABASE_URL": "postgresql://u:p@db/survey"})
+    assert cfg["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u:p@db/survey"
+    assert cfg["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"] == {"prepare_threshold": None}
