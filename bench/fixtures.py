@@ -58,6 +58,29 @@ def open_sms_invitations(n: int) -> list[str]:
     return phones
 
 
+def queued_sms_invitations(n: int, source: str, area: str = "628") -> list[int]:
+    """n csat-call SMS invitations in `queued`, each to its own number, as the sweep leaves them."""
+    from survey_service.interactions.models import Interaction
+    from survey_service.invitations.models import Invitation
+    from survey_service.surveys.models import Survey
+
+    now = utcnow()
+    with app().app_context():
+        survey_id = db.session.scalar(select(Survey.id).where(Survey.key == "csat-call"))
+        db.session.execute(insert(Interaction), [
+            {"source": source, "external_id": f"{source}-{i}", "type": "call", "ended_at": now,
+             "customer_phone": f"+1{area}{5550000 + i:07d}", "customer_locale": "en",
+             "agent_id": f"a-{i % 50}", "attributes": {}, "request_hash": "x"} for i in range(n)])
+        rows = db.session.execute(select(Interaction.id, Interaction.customer_phone)
+                                  .where(Interaction.source == source).order_by(Interaction.id)).all()
+        ids = db.session.scalars(insert(Invitation).returning(Invitation.id), [
+            {"interaction_id": iid, "survey_id": survey_id, "channel": "sms", "address": phone,
+             "locale": "en", "status": "queued", "queued_at": now, "due_at": now,
+             "expires_at": now + timedelta(days=1)} for iid, phone in rows]).all()
+        db.session.commit()
+    return sorted(ids)
+
+
 def sms_requests(n: int) -> list[dict] | None:
     """Signed inbound SMS answers, one per open invitation; None when the service has no SMS webhook."""
     flask_app = app()

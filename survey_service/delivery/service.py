@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import current_app
+from sqlalchemy.orm import joinedload
 
 from survey_service.db import utcnow
 from survey_service.delivery.base import PermanentError, TransientError
@@ -27,7 +28,7 @@ def send_invitation(invitation_id: int) -> str:
     db.session.commit()
     if token is None:
         return "skipped"
-    inv = db.session.get(Invitation, invitation_id)
+    inv = db.session.get(Invitation, invitation_id, options=[joinedload(Invitation.interaction)])
     message = compose(inv, token)
     cfg = current_app.config
     try:
