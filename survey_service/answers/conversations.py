@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from survey_service.answers import service
 from survey_service.answers.models import Conversation, InboundMessage, Response
@@ -22,6 +23,7 @@ from survey_service.extensions import db
 from survey_service.i18n import gettext, normalize_locale, survey_text
 from survey_service.invitations import service as invitations
 from survey_service.invitations.models import ANSWERABLE, Invitation, Status
+from survey_service.upsert import insert_if_absent
 
 log = logging.getLogger(__name__)
 
@@ -33,15 +35,12 @@ VOICE_WINDOW = timedelta(minutes=15)
 
 def conversation_for(inv: Invitation, channel: str) -> Conversation:
     """The invitation's conversation row, created on first use (safe under concurrent webhooks)."""
-    conv = db.session.scalar(select(Conversation).where(Conversation.invitation_id == inv.id))
-    if conv is not None:
-        return conv
-    try:
-        with db.session.begin_nested():
-            conv = Conversation(invitation_id=inv.id, channel=channel)
-            db.session.add(conv)
-    except IntegrityError:
-        conv = db.session.scalar(select(Conversation).where(Conversation.invitation_id == inv.id))
+    query = select(Conversation).where(Conversation.invitation_id == inv.id)
+    conv = db.session.scalar(query)
+    if conv is None:
+        insert_if_absent(Conversation, invitation_id=inv.id, channel=channel, state="score",
+                         reprompts=0, wants_anonymous=False, created_at=utcnow())
+        conv = db.session.scalar(query)
     return conv
 
 
@@ -104,12 +103,7 @@ class SmsReply:
 
 def first_time(message_sid: str) -> bool:
     """Remember an inbound MessageSid; False if it was handled before (a webhook retry)."""
-    try:
-        with db.session.begin_nested():
-            db.session.add(InboundMessage(message_sid=message_sid))
-        return True
-    except IntegrityError:
-        return False
+    return insert_if_absent(InboundMessage, message_sid=message_sid, received_at=utcnow())
 
 
 def _sms_invitations(phone: str):
@@ -121,6 +115,7 @@ def newest_open_invitation(phone: str, now: datetime) -> Invitation | None:
     newest = func.coalesce(Invitation.sent_at, Invitation.sending_at, Invitation.created_at)
     return db.session.scalar(
         _sms_invitations(phone)
+        .options(joinedload(Invitation.interaction))  # the answer copies agent, team, queue
         .where(and_(Invitation.status.in_(list(ANSWERABLE)),
                     or_(Invitation.expires_at.is_(None), Invitation.expires_at > now)))
         .order_by(newest.desc(), Invitation.id.desc()).limit(1))
@@ -151,12 +146,15 @@ def handle_sms(message_sid: str, phone: str, body: str, now: datetime | None = N
     if not first_time(message_sid):
         return SmsReply(None)
     inv = newest_open_invitation(phone, now)
+    lo, hi = (inv.survey.scale_min, inv.survey.scale_max) if inv else (0, 10)
+    reply = parse_reply(body, lo, hi)
+    if inv is not None and reply.kind in ("score", "out_of_scale"):
+        # The common case: a score for an open invitation needs nothing else looked up.
+        return SmsReply(_sms_score(inv, reply, now), normalize_locale(inv.locale))
     pending = reason_pending(phone, now)
     pending_inv = db.session.get(Invitation, pending.invitation_id) if pending else None
     known = inv or pending_inv or _latest_invitation(phone)
     locale = normalize_locale(known.locale) if known else guess_locale(body)
-    lo, hi = (inv.survey.scale_min, inv.survey.scale_max) if inv else (0, 10)
-    reply = parse_reply(body, lo, hi)
 
     if reply.kind == "stop":
         invitations.opt_out("sms", phone, reason="stop")
@@ -170,8 +168,6 @@ def handle_sms(message_sid: str, phone: str, body: str, now: datetime | None = N
         return SmsReply(gettext("sms_started", locale), locale)
     if reply.kind == "help":
         return SmsReply(gettext("sms_help", locale), locale)
-    if inv is not None and reply.kind in ("score", "out_of_scale"):
-        return SmsReply(_sms_score(inv, reply, now), locale)
     if pending is not None:
         return SmsReply(_sms_after_score(pending, reply, locale), locale)
     if inv is not None:
@@ -186,17 +182,21 @@ def handle_sms(message_sid: str, phone: str, body: str, now: datetime | None = N
 
 def _sms_score(inv: Invitation, reply: Reply, now: datetime) -> str | None:
     survey, locale = inv.survey, normalize_locale(inv.locale)
-    conv = conversation_for(inv, "sms")
+    # Most scores come first in their conversation: create its row only once the answer is in.
+    conv = db.session.scalar(select(Conversation).where(Conversation.invitation_id == inv.id))
     if reply.kind == "out_of_scale":
-        return _reprompt(conv, survey, locale)
-    anonymous = reply.anonymous or conv.wants_anonymous
+        return _reprompt(conv or conversation_for(inv, "sms"), survey, locale)
+    anonymous = reply.anonymous or (conv is not None and conv.wants_anonymous)
     if anonymous and survey.anonymity == "never":
         return gettext("sms_anon_not_allowed", locale, hint=_scale_hint(survey, locale))
     response, refused = _record(inv, reply.score, "sms", anonymous, now)
     if refused:
         return gettext(f"sms_{refused}", locale)
     window = timedelta(seconds=current_app.config["SMS_REASON_WINDOW_SECONDS"])
-    _start_reason_step(conv, response, window, now)
+    if conv is not None or not insert_if_absent(
+            Conversation, invitation_id=inv.id, channel="sms", state="reason",
+            response_id=response.id, open_until=now + window):
+        _start_reason_step(conv or conversation_for(inv, "sms"), response, window, now)
     prompt = (survey_text(survey.texts, "reason_prompt", locale)
               or gettext("default_reason_prompt", locale))
     text = f"{gettext('sms_thanks_short', locale)}{prompt}"

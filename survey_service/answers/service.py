@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import and_, or_, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from survey_service.answers.models import Response
 from survey_service.db import utcnow
@@ -110,7 +111,9 @@ def record_answer(inv: Invitation, answer: Answer, now: datetime | None = None) 
     except IntegrityError as exc:
         db.session.rollback()
         raise AlreadyAnswered("This survey has already been answered.") from exc
-    db.session.refresh(inv)
+    # The UPDATE above is what the database holds; tell the loaded object without a re-read.
+    set_committed_value(inv, "status", Status.ANSWERED.value)
+    set_committed_value(inv, "answered_at", now)
     return response
 
 
