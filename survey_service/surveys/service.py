@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import json
 import math
+from pathlib import Path
 
 from marshmallow import ValidationError
 from sqlalchemy import select
@@ -130,90 +132,15 @@ def _as_input(full: dict) -> dict:
     return {k: v for k, v in full.items() if k not in ("created_at", "updated_at")}
 
 
-CSAT_CALL = {
-    "key": "csat-call", "name": "After-call satisfaction", "metric": "csat",
-    "scale": {"min": 1, "max": 5}, "positive_min": 4,
-    "texts": {
-        "en": {"question": "How satisfied were you with your call today?",
-               "reason_prompt": "What is the main reason for your score?",
-               "labels": {"1": "Very dissatisfied", "5": "Very satisfied"}},
-        "zh-Hans": {"question": "您对今天的通话服务满意吗?",
-                    "reason_prompt": "请告诉我们您打分的主要原因。",
-                    "labels": {"1": "非常不满意", "5": "非常满意"}},
-        "zh-Hant": {"question": "您對今天的通話服務滿意嗎?",
-                    "reason_prompt": "請告訴我們您評分的主要原因。",
-                    "labels": {"1": "非常不滿意", "5": "非常滿意"}},
-    },
-    "interaction_types": ["call"], "channels": ["sms", "ivr", "email"],
-    "delay_seconds": 300, "expires_after_seconds": 604800,
-    "reminder": {"after_seconds": 86400, "max": 1}, "sample_rate": 1.0, "throttle_days": 30,
-    "quiet_hours": {"start": "21:00", "end": "08:00"}, "timezone": "UTC",
-    "anonymity": "optional", "incentive": None, "active": True,
-}
-
-SEEDS = [
-    CSAT_CALL,
-    {
-        "key": "ces-chat", "name": "After-chat effort", "metric": "ces",
-        "scale": {"min": 1, "max": 7}, "higher_is_easier": True, "positive_min": 5,
-        "texts": {
-            "en": {"question": "The company made it easy for me to handle my issue.",
-                   "reason_prompt": "What is the main reason for your answer?",
-                   "labels": {"1": "Strongly disagree", "4": "Neutral", "7": "Strongly agree"}},
-            "zh-Hans": {"question": "公司让我轻松地解决了我的问题。",
-                        "reason_prompt": "请告诉我们您这样回答的主要原因。",
-                        "labels": {"1": "非常不同意", "4": "中立", "7": "非常同意"}},
-            "zh-Hant": {"question": "公司讓我輕鬆地解決了我的問題。",
-                        "reason_prompt": "請告訴我們您這樣回答的主要原因。",
-                        "labels": {"1": "非常不同意", "4": "中立", "7": "非常同意"}},
-        },
-        "interaction_types": ["chat"], "channels": ["email", "sms"],
-        "delay_seconds": 60, "expires_after_seconds": 604800,
-        "reminder": {"after_seconds": 86400, "max": 1}, "throttle_days": 14,
-        "quiet_hours": {"start": "21:00", "end": "08:00"}, "anonymity": "optional",
-    },
-    {
-        "key": "csat-purchase", "name": "After-purchase satisfaction", "metric": "csat",
-        "scale": {"min": 1, "max": 5}, "positive_min": 4,
-        "texts": {
-            "en": {"question": "How satisfied are you with your purchase?",
-                   "reason_prompt": "What is the main reason for your score?",
-                   "labels": {"1": "Very dissatisfied", "5": "Very satisfied"}},
-            "zh-Hans": {"question": "您对这次购物满意吗?",
-                        "reason_prompt": "请告诉我们您打分的主要原因。",
-                        "labels": {"1": "非常不满意", "5": "非常满意"}},
-            "zh-Hant": {"question": "您對這次購物滿意嗎?",
-                        "reason_prompt": "請告訴我們您評分的主要原因。",
-                        "labels": {"1": "非常不滿意", "5": "非常滿意"}},
-        },
-        "interaction_types": ["purchase"], "channels": ["email", "sms"],
-        "delay_seconds": 3600, "expires_after_seconds": 604800,
-        "reminder": {"after_seconds": 86400, "max": 1}, "throttle_days": 30,
-        "quiet_hours": {"start": "21:00", "end": "08:00"}, "anonymity": "optional",
-        "incentive": {"reward": "10% off your next order", "window_seconds": 86400,
-                      "holdout_rate": 0.1},
-    },
-    {
-        "key": "aes-agent", "name": "Agent effort", "metric": "aes",
-        "scale": {"min": 1, "max": 5}, "higher_is_easier": False, "positive_min": 2,
-        "texts": {
-            "en": {"question": "How much effort did it take you to resolve this interaction?",
-                   "reason_prompt": "What made it easy or hard?",
-                   "labels": {"1": "Very easy", "5": "Very difficult"}},
-            "zh-Hans": {"question": "处理这次服务您花了多少力气?",
-                        "reason_prompt": "是什么让它变得容易或困难?",
-                        "labels": {"1": "非常容易", "5": "非常困难"}},
-        },
-        "interaction_types": ["call", "chat"], "channels": [], "respondent": "agent",
-        "delay_seconds": 0, "throttle_days": 0, "anonymity": "optional",
-    },
-]
+# The four surveys of a fresh database (DESIGN.md section 7), kept as data.
+SEEDS_FILE = Path(__file__).with_name("seeds.json")
 
 
 def seed_default_surveys() -> int:
     """Create the four default surveys on a database that has none; returns how many were made."""
     if db.session.scalar(select(Survey.id).limit(1)) is not None:
         return 0
-    for seed in SEEDS:
-        create_survey(copy.deepcopy(seed))
-    return len(SEEDS)
+    seeds = json.loads(SEEDS_FILE.read_text(encoding="utf-8"))
+    for seed in seeds:
+        create_survey(seed)
+    return len(seeds)
