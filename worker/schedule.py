@@ -1,4 +1,4 @@
-"""Beat entries: the sweeper runs every SURVEY_SWEEP_SECONDS."""
+"""Beat entries: the sweeper every SURVEY_SWEEP_SECONDS; reconciliation and clean-up every minute."""
 
 from __future__ import annotations
 
@@ -12,4 +12,8 @@ def beat_schedule(sweep_seconds: float) -> dict:
             "schedule": period,
             "options": {"queue": "survey", "expires": max(1.0, period)},
         },
+        "reconcile": {"task": "survey.reconcile", "schedule": 60.0,
+                      "options": {"queue": "survey", "expires": 60.0}},
+        "forget-conversations": {"task": "survey.forget_conversations", "schedule": 60.0,
+                                 "options": {"queue": "survey", "expires": 60.0}},
     }

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from survey_service.answers.conversations import forget_closed
+from survey_service.delivery.callbacks import reconcile_sending
 from survey_service.delivery.service import send_invitation as deliver
+from survey_service.extensions import db
 from survey_service.invitations.sweeper import sweep as run_sweep
 
 
@@ -18,3 +21,19 @@ def sweep() -> dict:
 def send_invitation(invitation_id: int) -> str:
     """Send one invitation at most once; transient errors reschedule the row, not the task."""
     return deliver(invitation_id)
+
+
+@shared_task(name="survey.reconcile", ignore_result=True)
+def reconcile() -> int:
+    """Settle invitations left in `sending` by asking the provider, never by resending (rule 2)."""
+    settled = reconcile_sending()
+    db.session.commit()
+    return settled
+
+
+@shared_task(name="survey.forget_conversations", ignore_result=True)
+def forget_conversations() -> int:
+    """Drop the answer link of conversations whose reason window closed (anonymity, DESIGN 5)."""
+    forgotten = forget_closed()
+    db.session.commit()
+    return forgotten

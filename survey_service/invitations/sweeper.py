@@ -23,18 +23,4 @@ def sweep(enqueue: Callable[[list[int]], object]) -> dict:
     ids = claimed + lost
     if ids:
         enqueue(ids)
-    reconciled, forgotten = _settle_twilio(now)
-    return {"claimed": len(claimed), "requeued": len(lost), "expired": expired,
-            "reconciled": reconciled, "links_forgotten": forgotten}
-
-
-def _settle_twilio(now) -> tuple[int, int]:
-    """Rows stuck in `sending` are looked up, never resent; closed conversations drop their answer link."""
-    from survey_service.answers.conversations import forget_closed
-    from survey_service.delivery.callbacks import reconcile_sending
-
-    reconciled = reconcile_sending(now)
-    db.session.commit()
-    forgotten = forget_closed(now)
-    db.session.commit()
-    return reconciled, forgotten
+    return {"claimed": len(claimed), "requeued": len(lost), "expired": expired}

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from survey_service.db import utcnow
+from survey_service.delivery.callbacks import reconcile_sending
 from survey_service.extensions import db
 from survey_service.invitations.models import Invitation, OptOut
-from survey_service.invitations.sweeper import sweep
 from tests.twilio.conftest import FROM, PUBLIC, deliver, intake
 
 
@@ -137,7 +137,8 @@ def test_row_left_in_sending_is_looked_up_not_resent(app, client, admin, sms_sur
     twilio_api.resources[sid]["status"] = "delivered"
     _stuck_in_sending(app, inv_id, sid)
     with app.app_context():
-        assert sweep(lambda ids: None)["reconciled"] == 1
+        assert reconcile_sending() == 1
+        db.session.commit()
     inv = _inv(app, inv_id)
     assert inv.status == "delivered" and inv.delivered_at is not None
     assert len(twilio_api.messages) == 1
@@ -150,11 +151,13 @@ def test_row_in_sending_without_provider_id_waits_for_its_callback(app, client, 
     deliver(app, inv_id)
     _stuck_in_sending(app, inv_id, None)
     with app.app_context():
-        assert sweep(lambda ids: None)["reconciled"] == 0
+        assert reconcile_sending() == 0
+        db.session.commit()
     assert _inv(app, inv_id).status == "sending"
     _stuck_in_sending(app, inv_id, None, minutes=60 * 25)
     with app.app_context():
-        sweep(lambda ids: None)
+        reconcile_sending()
+        db.session.commit()
     inv = _inv(app, inv_id)
     assert inv.status == "failed" and inv.failure_reason == "send_unconfirmed"
     assert len(twilio_api.requests) == 1

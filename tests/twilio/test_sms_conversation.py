@@ -208,3 +208,22 @@ def test_reply_goes_to_the_newest_open_invitation(app, client, admin, sms_survey
     reply("friendly agent")
     scores = {r.invitation_id: (r.score, r.reason) for r in _responses(app)}
     assert scores == {newer: (5, None), older: (2, "friendly agent")}
+
+
+def test_closed_reason_window_forgets_the_answer_link(app, client, admin, sms_surveys, twilio_api,
+                                                      reply):
+    """Once the window passes, the conversation no longer knows which answer it led to."""
+    from survey_service.answers.conversations import forget_closed
+
+    inv_id = sent_invitation(app, client, admin)
+    reply("5")
+    with app.app_context():
+        conv = db.session.scalar(select(Conversation).where(Conversation.invitation_id == inv_id))
+        assert conv.response_id is not None and conv.state == "reason"
+        assert forget_closed(utcnow()) == 0
+        assert forget_closed(conv.open_until + timedelta(seconds=1)) == 1
+        db.session.commit()
+        db.session.refresh(conv)
+        assert (conv.state, conv.response_id, conv.open_until) == ("closed", None, None)
+    assert reply("too late for a reason") is not None
+    assert _responses(app)[0].reason is None
