@@ -62,6 +62,9 @@ def classify(exc: Exception) -> DeliveryError:
             return PermanentError(reason, exc.msg or "", fall_back=True)
         if status == 429 or status >= 500 or code in RETRY_CODES:
             return TransientError(reason, exc.msg or "")
+        if status in (401, 403):
+            # Our credentials, not the recipient: retry while an operator fixes the settings.
+            return TransientError(f"twilio_auth_{status}", exc.msg or "")
         return PermanentError(reason, exc.msg or "")
     if isinstance(exc, requests.RequestException):
         return TransientError("twilio_unreachable", type(exc).__name__)

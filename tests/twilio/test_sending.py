@@ -161,3 +161,14 @@ def test_row_in_sending_without_provider_id_waits_for_its_callback(app, client, 
     inv = _inv(app, inv_id)
     assert inv.status == "failed" and inv.failure_reason == "send_unconfirmed"
     assert len(twilio_api.requests) == 1
+
+
+def test_rejected_credentials_are_retried_not_blamed_on_the_recipient(app, client, admin, sms_surveys,
+                                                                      twilio_api):
+    twilio_api.fail_next(1, 401, 20003)
+    inv_id = intake(client, admin)
+    assert deliver(app, inv_id) == "scheduled"
+    inv = _inv(app, inv_id)
+    assert inv.channel == "sms" and inv.failure_reason == "twilio_auth_401"
+    assert deliver(app, inv_id) == "sent"
+    assert len(twilio_api.messages) == 1
