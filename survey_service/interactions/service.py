@@ -109,6 +109,7 @@ def _new_interaction(data: dict, digest: str) -> Interaction:
         queue=data.get("queue"), order_id=order.get("id"), order_amount=order.get("amount"),
         order_currency=order.get("currency"), attributes=data.get("attributes") or {},
         request_hash=digest,
+        invitations=[],  # known empty: appending after the flush must not load the collection
     )
 
 
