@@ -72,7 +72,8 @@ def apply_status(invitation_id: int, channel: str, sid: str | None, status: str,
     action, reason = decide(channel, status, error_code)
     if action == "sent":
         if inv.status == Status.SENDING:
-            invitations.mark_sent(inv.id, sid, now=now)
+            invitations.mark_sent(inv.id, sid, now=now,
+                                  expires_after=inv.survey.expires_after_seconds if inv.survey else None)
     elif action == "delivered":
         invitations.mark_delivered(inv.id, now=now)
     elif action == "opt_out":

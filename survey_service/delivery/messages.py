@@ -6,7 +6,7 @@ from flask import current_app, render_template
 
 from survey_service.delivery.base import OutgoingMessage
 from survey_service.i18n import gettext, normalize_locale, scale_labels, survey_text
-from survey_service.invitations.models import Invitation
+from survey_service.invitations.service import Claim
 
 
 def survey_url(token: str, score: int | None = None) -> str:
@@ -15,9 +15,9 @@ def survey_url(token: str, score: int | None = None) -> str:
     return base if score is None else f"{base}?score={score}"
 
 
-def context(inv: Invitation, token: str) -> dict:
+def context(inv: Claim) -> dict:
     """Everything the invitation templates of every channel use."""
-    survey = inv.survey
+    survey, token = inv.survey, inv.token
     locale = normalize_locale(inv.locale)
     points = [{"value": p, "label": label, "url": survey_url(token, p)}
               for p, label in scale_labels(survey.texts, locale, survey.scale_min,
@@ -34,13 +34,13 @@ def context(inv: Invitation, token: str) -> dict:
         "anonymous_allowed": survey.anonymity != "never",
         "anonymous_always": survey.anonymity == "always",
         "incentive": incentive,
-        "agent_name": inv.interaction.agent_name if inv.interaction else None,
+        "agent_name": inv.agent_name,
     }
 
 
-def compose(inv: Invitation, token: str) -> OutgoingMessage:
-    """The message for this invitation's channel (email: subject, text and HTML)."""
-    ctx = context(inv, token)
+def compose(inv: Claim) -> OutgoingMessage:
+    """The message for a claimed invitation's channel (email: subject, text and HTML)."""
+    ctx = context(inv)
     base = current_app.config["PUBLIC_BASE_URL"]
     if inv.channel == "email":
         return OutgoingMessage(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 from flask import current_app
-from sqlalchemy.orm import joinedload
 
 from survey_service.db import utcnow
 from survey_service.delivery.base import PermanentError, TransientError
@@ -13,7 +12,7 @@ from survey_service.delivery.messages import compose
 from survey_service.delivery.registry import channel_for
 from survey_service.extensions import db
 from survey_service.invitations import service as invitations
-from survey_service.invitations.models import Invitation
+from survey_service.invitations.service import Claim
 
 log = logging.getLogger(__name__)
 
@@ -24,15 +23,14 @@ def send_invitation(invitation_id: int) -> str:
     The claim (queued -> sending) commits before the provider is called (rule 2), so a second
     task for the same row finds nothing to claim and sends nothing.
     """
-    token = invitations.claim_for_send(invitation_id)
+    claim = invitations.claim_for_send(invitation_id)
     db.session.commit()
-    if token is None:
+    if claim is None:
         return "skipped"
-    inv = db.session.get(Invitation, invitation_id, options=[joinedload(Invitation.interaction)])
-    message = compose(inv, token)
+    message = compose(claim)
     cfg = current_app.config
     try:
-        result = channel_for(inv.channel).send(message)
+        result = channel_for(claim.channel).send(message)
     except TransientError as exc:
         db.session.rollback()
         outcome = invitations.reschedule_after_transient(
@@ -43,16 +41,17 @@ def send_invitation(invitation_id: int) -> str:
         return str(outcome)
     except PermanentError as exc:
         db.session.rollback()
-        outcome = handle_permanent(inv, exc)
+        outcome = handle_permanent(claim, exc)
         db.session.commit()
         log.info("invitation %s: permanent %s, now %s", invitation_id, exc.reason, outcome)
         return str(outcome)
-    invitations.mark_sent(invitation_id, result.provider_id, now=utcnow())
+    invitations.mark_sent(invitation_id, result.provider_id, now=utcnow(),
+                          expires_after=claim.survey.expires_after_seconds)
     db.session.commit()
     return "sent"
 
 
-def handle_permanent(inv: Invitation, exc: PermanentError) -> str:
+def handle_permanent(inv: Claim, exc: PermanentError) -> str:
     """Opt the address out when the provider says so, then fall back or fail."""
     if exc.opt_out:
         invitations.opt_out(inv.channel, inv.address, reason=exc.reason)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
+from urllib.request import getproxies
 
 import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException
@@ -43,11 +45,26 @@ class RebasedHttpClient(TwilioHttpClient):
         return super().request(method, rebased, *args, **kwargs)
 
 
+def read_environment_once(session: requests.Session) -> None:
+    """Take the CA bundle from the environment now, not on every call, when no proxy is set.
+
+    requests scans os.environ for proxies and a CA bundle on each request (about 80 us of CPU);
+    with proxies set, their per-host NO_PROXY rules still need that scan, so the session keeps it.
+    """
+    if getproxies():
+        return
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        session.verify = bundle
+    session.trust_env = False
+
+
 def make_client(config: dict) -> Client:
     """A Twilio REST client from the SURVEY_TWILIO_* settings."""
     timeout = config.get("TWILIO_TIMEOUT", 10.0)
     base = config.get("TWILIO_API_BASE_URL")
     http = RebasedHttpClient(base, timeout=timeout) if base else TwilioHttpClient(timeout=timeout)
+    read_environment_once(http.session)
     return Client(config["TWILIO_ACCOUNT_SID"], config["TWILIO_AUTH_TOKEN"], http_client=http)
 
 

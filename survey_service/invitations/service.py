@@ -6,15 +6,18 @@ Every change is one conditional UPDATE, so two workers never both win (DESIGN.md
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, or_, select, update
 
 from survey_service.db import utcnow
 from survey_service.extensions import db
+from survey_service.interactions.models import Interaction
 from survey_service.invitations.models import FINAL, Invitation, OptOut, Status
 from survey_service.invitations.policy import pick_channel
 from survey_service.invitations.tokens import new_token
+from survey_service.surveys.models import Survey
 
 # A row left `queued` this long lost its broker message (Redis restarted): enqueue it again.
 REQUEUE_AFTER = timedelta(minutes=2)
@@ -65,36 +68,101 @@ def expire_due(now: datetime | None = None) -> int:
     return result.rowcount or 0
 
 
-def claim_for_send(invitation_id: int, now: datetime | None = None) -> str | None:
-    """queued -> sending with a fresh token; returns the clear token, or None if another won."""
-    now = now or utcnow()
+@dataclass(frozen=True)
+class ClaimedSurvey:
+    """The survey fields an invitation message shows, and its expiry, as read by the claim."""
+
+    texts: dict
+    scale_min: int
+    scale_max: int
+    anonymity: str
+    incentive: dict | None
+    expires_after_seconds: int
+
+
+@dataclass(frozen=True)
+class Claim:
+    """An invitation this task moved to `sending`: its clear token and what its message needs."""
+
+    token: str
+    id: int
+    channel: str | None
+    address: str | None
+    locale: str
+    incentive_offered: bool
+    survey: ClaimedSurvey
+    agent_name: str | None
+
+
+# The send path's two statements are built once: building them on every call cost the worker more CPU
+# than executing them.
+_inv = Invitation.__table__
+_SURVEY_FIELDS = tuple(f.name for f in fields(ClaimedSurvey))
+
+
+def _of_row(table, column: str, key):
+    """`table.column` of the invitation's row (a correlated scalar subquery), labelled `column`.
+
+    SQLite prints RETURNING columns unqualified (`WHERE id = survey_id`), which resolves right only
+    while `table` has no column named like `key`; surveys and interactions have none.
+    """
+    return (select(table.c[column]).where(table.c.id == key).correlate(_inv)
+            .scalar_subquery().label(column))
+
+
+# queued -> sending; its RETURNING also reads the survey and agent fields through subqueries, so a
+# send loads what its message needs in the statement that claims the row.
+_CLAIM = (
+    update(_inv)
+    .where(and_(_inv.c.id == bindparam("claim_id"), _inv.c.status == Status.QUEUED))
+    .values(status=Status.SENDING, sending_at=bindparam("claim_now"),
+            token_hash=bindparam("claim_token_hash"), attempts=_inv.c.attempts + 1)
+    .returning(_inv.c.id, _inv.c.channel, _inv.c.address, _inv.c.locale, _inv.c.incentive_offered,
+               *(_of_row(Survey.__table__, name, _inv.c.survey_id) for name in _SURVEY_FIELDS),
+               _of_row(Interaction.__table__, "agent_name", _inv.c.interaction_id)))
+
+# sending -> sent; a row a callback already moved on keeps its status, and gets provider_id, sent_at
+# and expiry only while provider_id is empty: who carried it is still recorded, the status never goes back.
+_sending = _inv.c.status == Status.SENDING
+_MARK_SENT = (
+    update(_inv)
+    .where(and_(_inv.c.id == bindparam("sent_id"), or_(_sending, _inv.c.provider_id.is_(None))))
+    .values(status=case((_sending, Status.SENT), else_=_inv.c.status),
+            provider_id=bindparam("sent_provider_id"), sent_at=bindparam("sent_now"),
+            expires_at=func.coalesce(bindparam("sent_expires_at", type_=_inv.c.expires_at.type),
+                                     _inv.c.expires_at))
+    .returning(_inv.c.status))
+
+
+def claim_for_send(invitation_id: int, now: datetime | None = None) -> Claim | None:
+    """queued -> sending with a fresh token, in one UPDATE ... RETURNING; None if another task won."""
     token, token_hash = new_token()
-    result = db.session.execute(
-        update(Invitation)
-        .where(and_(Invitation.id == invitation_id, Invitation.status == Status.QUEUED))
-        .values(status=Status.SENDING, sending_at=now, token_hash=token_hash,
-                attempts=Invitation.attempts + 1))
-    return token if result.rowcount == 1 else None
+    row = db.session.execute(_CLAIM, {"claim_id": invitation_id, "claim_now": now or utcnow(),
+                                      "claim_token_hash": token_hash}).one_or_none()
+    if row is None:
+        return None
+    survey = ClaimedSurvey(*(getattr(row, name) for name in _SURVEY_FIELDS))
+    return Claim(token, row.id, row.channel, row.address, row.locale, row.incentive_offered, survey,
+                 row.agent_name)
 
 
-def mark_sent(invitation_id: int, provider_id: str | None, now: datetime | None = None) -> bool:
-    """sending -> sent; expiry restarts from the send time. False if a callback got there first."""
+def mark_sent(invitation_id: int, provider_id: str | None, now: datetime | None = None,
+              expires_after: int | None = None) -> bool:
+    """sending -> sent, expiry restarting from the send time; True if the row is now `sent`.
+
+    One UPDATE, also when a delivery callback got there first. `expires_after` is the survey's
+    expires_after_seconds when the caller has it already (saves a query).
+    """
     now = now or utcnow()
-    inv = db.session.get(Invitation, invitation_id)
-    values = {"provider_id": provider_id, "sent_at": now}
-    if inv is not None and inv.survey is not None:
-        values["expires_at"] = now + timedelta(seconds=inv.survey.expires_after_seconds)
-    moved = db.session.execute(
-        update(Invitation)
-        .where(and_(Invitation.id == invitation_id, Invitation.status == Status.SENDING))
-        .values(status=Status.SENT, **values)).rowcount == 1
-    if not moved:
-        # A delivery callback may have moved it on already; still record who carried it.
-        db.session.execute(update(Invitation)
-                           .where(and_(Invitation.id == invitation_id,
-                                       Invitation.provider_id.is_(None)))
-                           .values(**values))
-    return moved
+    if expires_after is None:
+        expires_after = db.session.scalar(
+            select(Survey.expires_after_seconds)
+            .where(Survey.id == select(_inv.c.survey_id).where(_inv.c.id == invitation_id)
+                   .scalar_subquery()))
+    expires_at = now + timedelta(seconds=expires_after) if expires_after is not None else None
+    status = db.session.execute(_MARK_SENT, {"sent_id": invitation_id, "sent_provider_id": provider_id,
+                                             "sent_now": now, "sent_expires_at": expires_at}).scalar()
+    return status == Status.SENT
 
 
 def backoff_seconds(attempt: int, base: float, cap: float, rng=random.random) -> float:
