@@ -186,3 +186,37 @@ def test_expired_invitations_are_closed_by_the_sweep(client, admin, seeded, app)
         db.session.commit()
         assert sweep(lambda ids: None)["expired"] == 1
         assert db.session.get(Invitation, inv_id).status == "expired"
+
+
+def test_second_claim_of_the_same_row_sends_nothing(client, admin, seeded, app):
+    inv_id = _intake(client, admin, customer={"email": "li@example.com"})
+    _due_now(app, inv_id)
+    with app.app_context():
+        sweep(lambda ids: None)
+        first = invitations.claim_for_send(inv_id)
+        db.session.commit()
+        assert first is not None and first.token
+        assert invitations.claim_for_send(inv_id) is None
+        inv = db.session.get(Invitation, inv_id)
+        assert inv.status == "sending" and inv.attempts == 1
+
+
+def test_callback_before_mark_sent_keeps_the_later_status(client, admin, seeded, app):
+    """A delivery callback can land between the provider call and mark_sent: it is not undone."""
+    inv_id = _intake(client, admin, customer={"email": "li@example.com"})
+    _due_now(app, inv_id)
+    with app.app_context():
+        sweep(lambda ids: None)
+        invitations.claim_for_send(inv_id)
+        db.session.commit()
+        assert invitations.mark_delivered(inv_id)
+        db.session.commit()
+        assert invitations.mark_sent(inv_id, "prov-1") is False
+        db.session.commit()
+        inv = db.session.get(Invitation, inv_id)
+        assert inv.status == "delivered"
+        assert inv.provider_id == "prov-1" and inv.sent_at is not None
+        assert invitations.mark_sent(inv_id, "prov-2") is False
+        db.session.commit()
+        db.session.refresh(inv)
+        assert inv.provider_id == "prov-1"
