@@ -9,7 +9,7 @@ from functools import wraps
 
 from flask import g, request
 from flask_smorest import abort
-from sqlalchemy import JSON, String, select
+from sqlalchemy import JSON, Row, String, bindparam, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from survey_service.db import Base, utcnow
@@ -65,13 +65,18 @@ def revoke_key(key_id: int) -> bool:
     return True
 
 
-def key_from_request() -> ApiKey | None:
-    """The live key named by the Authorization header, if any."""
+# Every API request looks its key up: the statement is built once, and reads only what `require` needs.
+_KEY_BY_HASH = (select(ApiKey.id, ApiKey.name, ApiKey.scopes, ApiKey.agent_id, ApiKey.revoked_at)
+                .where(ApiKey.key_hash == bindparam("key_hash")))
+
+
+def key_from_request() -> Row | None:
+    """The live key named by the Authorization header, if any (id, name, scopes, agent_id)."""
     header = request.headers.get("Authorization", "")
     scheme, _, clear = header.partition(" ")
     if scheme.lower() != "bearer" or not clear.strip():
         return None
-    row = db.session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_secret(clear.strip())))
+    row = db.session.execute(_KEY_BY_HASH, {"key_hash": hash_secret(clear.strip())}).first()
     if row is None or row.revoked_at is not None:
         return None
     return row

@@ -24,6 +24,7 @@ from survey_service.interactions.models import INTERACTION_TYPES
 from survey_service.validation import validate_locale, validate_timezone
 
 _ID = validate.Length(1, 128)
+_CURRENCIES = frozenset(list_currencies())
 _SOURCE = validate.Regexp(r"^[A-Za-z0-9_.:-]{1,64}$",
                           error="Use 1-64 letters, digits or . _ : -")
 
@@ -86,7 +87,7 @@ class OrderSchema(Schema):
 
     @validates("currency")
     def _currency(self, value, **kwargs):
-        if value is not None and value not in list_currencies():
+        if value is not None and value not in _CURRENCIES:
             raise ValidationError(f"'{value}' is not an ISO 4217 currency code.")
 
 

@@ -90,6 +90,13 @@ def apply_quiet_hours(due: datetime, quiet: dict | None, tz: str, spread_key: st
     return (window_end + spread).astimezone(due.tzinfo)
 
 
+def recently_invited(throttle_days: int | None, last_invited: datetime | None, now: datetime) -> bool:
+    """Whether the customer's last non-suppressed invitation to a survey lies within its throttle."""
+    if not throttle_days or last_invited is None:
+        return False
+    return last_invited >= now - timedelta(days=throttle_days)
+
+
 def plan_invitation(*, survey, contact: Contact, ended_at: datetime, now: datetime,
                     draw_key: str, opted_out: set[tuple[str, str]],
                     recently_invited: bool) -> Plan:
