@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import DateTime, and_, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
 
 from survey_service.answers import service
 from survey_service.answers.models import Conversation, InboundMessage, Response
@@ -21,8 +20,10 @@ from survey_service.answers.parsing import Reply, guess_locale, parse_reply, rea
 from survey_service.db import utcnow
 from survey_service.extensions import db
 from survey_service.i18n import gettext, normalize_locale, survey_text
+from survey_service.interactions.models import Interaction
 from survey_service.invitations import service as invitations
 from survey_service.invitations.models import ANSWERABLE, Invitation, Status
+from survey_service.surveys.models import Survey
 from survey_service.upsert import insert_if_absent
 
 log = logging.getLogger(__name__)
@@ -49,8 +50,6 @@ def make_anonymous(response_id: str) -> bool:
     response = db.session.get(Response, response_id)
     if response is None or response.anonymous:
         return response is not None
-    from survey_service.surveys.models import Survey
-
     if db.session.get(Survey, response.survey_id).anonymity == "never":
         return False
     response.anonymous = True
@@ -110,15 +109,41 @@ def _sms_invitations(phone: str):
     return select(Invitation).where(and_(Invitation.channel == "sms", Invitation.address == phone))
 
 
-def newest_open_invitation(phone: str, now: datetime) -> Invitation | None:
-    """The invitation a reply from this number answers: the newest one that is still open."""
-    newest = func.coalesce(Invitation.sent_at, Invitation.sending_at, Invitation.created_at)
-    return db.session.scalar(
-        _sms_invitations(phone)
-        .options(joinedload(Invitation.interaction))  # the answer copies agent, team, queue
-        .where(and_(Invitation.status.in_(list(ANSWERABLE)),
-                    or_(Invitation.expires_at.is_(None), Invitation.expires_at > now)))
-        .order_by(newest.desc(), Invitation.id.desc()).limit(1))
+# The common reply, a score for the newest open invitation, reads everything it needs in one
+# statement, built once: the invitation, its survey and interaction, and its conversation if any.
+_inv, _conv = Invitation.__table__, Conversation.__table__
+_survey, _interaction = Survey.__table__, Interaction.__table__
+_NEWEST_OPEN = (
+    select(_inv.c.id, _inv.c.status, _inv.c.expires_at, _inv.c.locale, _inv.c.survey_id,
+           _inv.c.interaction_id, _survey.c.metric, _survey.c.scale_min, _survey.c.scale_max,
+           _survey.c.anonymity, _survey.c.texts, _interaction.c.type.label("interaction_type"),
+           _interaction.c.agent_id, _interaction.c.team, _interaction.c.queue,
+           _interaction.c.customer_id, _conv.c.id.label("conversation_id"),
+           _conv.c.wants_anonymous)
+    .select_from(_inv.join(_survey, _survey.c.id == _inv.c.survey_id)
+                 .join(_interaction, _interaction.c.id == _inv.c.interaction_id)
+                 .outerjoin(_conv, _conv.c.invitation_id == _inv.c.id))
+    .where(and_(_inv.c.channel == "sms", _inv.c.address == bindparam("phone"),
+                _inv.c.status.in_(sorted(ANSWERABLE)),
+                or_(_inv.c.expires_at.is_(None),
+                    _inv.c.expires_at > bindparam("now", type_=DateTime()))))
+    .order_by(func.coalesce(_inv.c.sent_at, _inv.c.sending_at, _inv.c.created_at).desc(),
+              _inv.c.id.desc())
+    .limit(1))
+# The reason step, opened on an existing conversation (or one another webhook just created).
+_OPEN_REASON = (
+    update(_conv).where(_conv.c.invitation_id == bindparam("conv_invitation_id"))
+    .values(state="reason", response_id=bindparam("conv_response_id"),
+            open_until=bindparam("conv_open_until", type_=DateTime())))
+
+
+def newest_open(phone: str, now: datetime):
+    """The invitation a reply from this number answers, the newest still open, as one row (or None).
+
+    The row has the names of answers.service.Target, plus the survey's texts and the conversation's
+    id and wants_anonymous (None when there is no conversation yet).
+    """
+    return db.session.connection().execute(_NEWEST_OPEN, {"phone": phone, "now": now}).first()
 
 
 def reason_pending(phone: str, now: datetime) -> Conversation | None:
@@ -145,12 +170,18 @@ def handle_sms(message_sid: str, phone: str, body: str, now: datetime | None = N
     now = now or utcnow()
     if not first_time(message_sid):
         return SmsReply(None)
-    inv = newest_open_invitation(phone, now)
-    lo, hi = (inv.survey.scale_min, inv.survey.scale_max) if inv else (0, 10)
+    row = newest_open(phone, now)
+    lo, hi = (row.scale_min, row.scale_max) if row is not None else (0, 10)
     reply = parse_reply(body, lo, hi)
-    if inv is not None and reply.kind in ("score", "out_of_scale"):
+    if row is not None and reply.kind == "score":
         # The common case: a score for an open invitation needs nothing else looked up.
-        return SmsReply(_sms_score(inv, reply, now), normalize_locale(inv.locale))
+        locale = normalize_locale(row.locale)
+        return SmsReply(_sms_score(row, reply, now, locale), locale)
+    inv = db.session.get(Invitation, row.id) if row is not None else None
+    if inv is not None and reply.kind == "out_of_scale":
+        conv = db.session.scalar(select(Conversation).where(Conversation.invitation_id == inv.id))
+        return SmsReply(_reprompt(conv or conversation_for(inv, "sms"), inv.survey,
+                                  normalize_locale(inv.locale)), normalize_locale(inv.locale))
     pending = reason_pending(phone, now)
     pending_inv = db.session.get(Invitation, pending.invitation_id) if pending else None
     known = inv or pending_inv or _latest_invitation(phone)
@@ -180,27 +211,27 @@ def handle_sms(message_sid: str, phone: str, body: str, now: datetime | None = N
     return SmsReply(gettext("sms_no_survey", locale), locale)
 
 
-def _sms_score(inv: Invitation, reply: Reply, now: datetime) -> str | None:
-    survey, locale = inv.survey, normalize_locale(inv.locale)
-    # Most scores come first in their conversation: create its row only once the answer is in.
-    conv = db.session.scalar(select(Conversation).where(Conversation.invitation_id == inv.id))
-    if reply.kind == "out_of_scale":
-        return _reprompt(conv or conversation_for(inv, "sms"), survey, locale)
-    anonymous = reply.anonymous or (conv is not None and conv.wants_anonymous)
-    if anonymous and survey.anonymity == "never":
-        return gettext("sms_anon_not_allowed", locale, hint=_scale_hint(survey, locale))
-    response, refused = _record(inv, reply.score, "sms", anonymous, now)
+def _sms_score(row, reply: Reply, now: datetime, locale: str) -> str | None:
+    """A score for the row from newest_open(): record it, then open the reason step."""
+    anonymous = reply.anonymous or bool(row.wants_anonymous)
+    if anonymous and row.anonymity == "never":
+        return gettext("sms_anon_not_allowed", locale, hint=_scale_hint(row, locale))
+    response, refused = _record(row, reply.score, "sms", anonymous, now)
     if refused:
         return gettext(f"sms_{refused}", locale)
-    window = timedelta(seconds=current_app.config["SMS_REASON_WINDOW_SECONDS"])
-    if conv is not None or not insert_if_absent(
-            Conversation, invitation_id=inv.id, channel="sms", state="reason",
-            response_id=response.id, open_until=now + window):
-        _start_reason_step(conv or conversation_for(inv, "sms"), response, window, now)
-    prompt = (survey_text(survey.texts, "reason_prompt", locale)
+    open_until = now + timedelta(seconds=current_app.config["SMS_REASON_WINDOW_SECONDS"])
+    # Most scores come first in their conversation: its row is inserted in its final state.
+    if row.conversation_id is not None or not insert_if_absent(
+            Conversation, invitation_id=row.id, channel="sms", state="reason", reprompts=0,
+            wants_anonymous=False, response_id=response.id, open_until=open_until,
+            created_at=now):
+        db.session.connection().execute(_OPEN_REASON, {
+            "conv_invitation_id": row.id, "conv_response_id": response.id,
+            "conv_open_until": open_until})
+    prompt = (survey_text(row.texts, "reason_prompt", locale)
               or gettext("default_reason_prompt", locale))
     text = f"{gettext('sms_thanks_short', locale)}{prompt}"
-    if survey.anonymity == "optional" and not response.anonymous:
+    if row.anonymity == "optional" and not response.anonymous:
         text += gettext("sms_offer_anon", locale)
     return text
 

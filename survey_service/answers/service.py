@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import DateTime, and_, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
-from survey_service.answers.models import Response
+from survey_service.answers.models import Response, new_response_id
 from survey_service.db import utcnow
 from survey_service.extensions import db
 from survey_service.invitations.models import ANSWERABLE, Invitation, Status
@@ -60,21 +60,53 @@ class Answer:
     recording_url: str | None = None
 
 
-def check(inv: Invitation, answer: Answer) -> bool:
+@dataclass(frozen=True)
+class Target:
+    """What an answer needs of its invitation, survey and interaction: plain values, no ORM state.
+
+    record_answer also takes any row with these names (the SMS look-up selects them in one query).
+    """
+
+    id: int
+    status: str
+    expires_at: datetime | None
+    locale: str | None
+    survey_id: int
+    metric: str
+    scale_min: int
+    scale_max: int
+    anonymity: str
+    interaction_id: int
+    interaction_type: str | None
+    agent_id: str | None
+    team: str | None
+    queue: str | None
+    customer_id: str | None
+
+
+def target_of(inv: Invitation) -> Target:
+    """The Target of a loaded invitation (its survey and interaction are read here)."""
+    survey, interaction = inv.survey, inv.interaction
+    return Target(inv.id, inv.status, inv.expires_at, inv.locale, inv.survey_id, survey.metric,
+                  survey.scale_min, survey.scale_max, survey.anonymity, interaction.id,
+                  interaction.type, interaction.agent_id, interaction.team, interaction.queue,
+                  interaction.customer_id)
+
+
+def check(target, answer: Answer) -> bool:
     """Validate against the survey; returns whether the answer will be stored anonymously."""
-    survey = inv.survey
-    if not survey.in_scale(answer.score):
-        raise OutOfScale(f"Score must be between {survey.scale_min} and {survey.scale_max}.",
+    if not target.scale_min <= answer.score <= target.scale_max:
+        raise OutOfScale(f"Score must be between {target.scale_min} and {target.scale_max}.",
                          "score")
     if answer.reason is not None and len(answer.reason) > MAX_REASON:
         raise AnswerError(f"A reason may be at most {MAX_REASON} characters.", "reason")
-    if answer.anonymous and survey.anonymity == "never":
+    if answer.anonymous and target.anonymity == "never":
         raise AnonymityNotAllowed("This survey does not take anonymous answers.", "anonymous")
-    return survey.anonymity == "always" or bool(answer.anonymous)
+    return target.anonymity == "always" or bool(answer.anonymous)
 
 
-def open_state_error(inv: Invitation, now: datetime) -> AnswerError | None:
-    """Why this invitation cannot take an answer now, or None if it can."""
+def open_state_error(inv, now: datetime) -> AnswerError | None:
+    """Why this invitation (anything with status and expires_at) cannot take an answer now, or None."""
     if inv.status == Status.ANSWERED:
         return AlreadyAnswered("This survey has already been answered.")
     if inv.status == Status.EXPIRED or (inv.expires_at is not None and inv.expires_at <= now):
@@ -84,55 +116,69 @@ def open_state_error(inv: Invitation, now: datetime) -> AnswerError | None:
     return None
 
 
-def record_answer(inv: Invitation, answer: Answer, now: datetime | None = None) -> Response:
+# The answer's statements are built once: building them per call cost more CPU than running them.
+_inv = Invitation.__table__
+_ANSWER = (
+    update(_inv)
+    .where(and_(_inv.c.id == bindparam("answer_id"), _inv.c.status.in_(sorted(ANSWERABLE)),
+                or_(_inv.c.expires_at.is_(None),
+                    _inv.c.expires_at > bindparam("answer_now", type_=DateTime()))))
+    .values(status=Status.ANSWERED, answered_at=bindparam("answered_at", type_=DateTime())))
+_STATE = select(_inv.c.status, _inv.c.expires_at).where(_inv.c.id == bindparam("state_id"))
+_INSERT_RESPONSE = insert(Response.__table__)
+
+
+def record_answer(inv, answer: Answer, now: datetime | None = None) -> Response:
     """Store one answer for `inv` exactly once; raises an AnswerError (nothing written) if not.
 
-    The invitation moves to `answered` with one conditional UPDATE; only the caller that wins it
-    inserts the response (rule 5). The caller commits.
+    `inv` is an Invitation or a Target-shaped row. The invitation moves to `answered` with one
+    conditional UPDATE; only the caller that wins it inserts the response (rule 5). The caller commits.
     """
     now = now or utcnow()
-    anonymous = check(inv, answer)
-    error = open_state_error(inv, now)
+    loaded = inv if isinstance(inv, Invitation) else None
+    target = target_of(inv) if loaded is not None else inv
+    anonymous = check(target, answer)
+    error = open_state_error(target, now)
     if error:
         raise error
-    won = db.session.execute(
-        update(Invitation)
-        .where(and_(Invitation.id == inv.id, Invitation.status.in_(list(ANSWERABLE)),
-                    or_(Invitation.expires_at.is_(None), Invitation.expires_at > now)))
-        .values(status=Status.ANSWERED, answered_at=now)
-        .execution_options(synchronize_session=False)).rowcount == 1
+    connection = db.session.connection()
+    won = connection.execute(_ANSWER, {"answer_id": target.id, "answer_now": now,
+                                       "answered_at": now}).rowcount == 1
     if not won:
-        db.session.refresh(inv)
-        raise open_state_error(inv, now) or AlreadyAnswered("This survey has already been answered.")
-    response = build_response(inv, answer, anonymous, now)
-    db.session.add(response)
+        if loaded is not None:
+            db.session.refresh(loaded)
+            state = loaded
+        else:
+            state = connection.execute(_STATE, {"state_id": target.id}).one()
+        raise open_state_error(state, now) or AlreadyAnswered("This survey has already been answered.")
+    values = build_response(target, answer, anonymous, now)
     try:
-        db.session.flush()
+        connection.execute(_INSERT_RESPONSE, values)
     except IntegrityError as exc:
         db.session.rollback()
         raise AlreadyAnswered("This survey has already been answered.") from exc
-    # The UPDATE above is what the database holds; tell the loaded object without a re-read.
-    set_committed_value(inv, "status", Status.ANSWERED.value)
-    set_committed_value(inv, "answered_at", now)
-    return response
+    if loaded is not None:
+        # The UPDATE above is what the database holds; tell the loaded object without a re-read.
+        set_committed_value(loaded, "status", Status.ANSWERED.value)
+        set_committed_value(loaded, "answered_at", now)
+    return Response(**values)
 
 
-def build_response(inv: Invitation, answer: Answer, anonymous: bool, now: datetime) -> Response:
-    """The stored row; an anonymous one has no link to the person and its time only to the day."""
-    interaction = inv.interaction
+def build_response(target, answer: Answer, anonymous: bool, now: datetime) -> dict:
+    """The stored row's values; an anonymous one has no link to the person and its time only to the day."""
     reason = (answer.reason or "").strip() or None
-    row = Response(
-        survey_id=inv.survey_id, metric=inv.survey.metric, score=answer.score, reason=reason,
-        recording_url=answer.recording_url, anonymous=anonymous, channel=answer.channel,
-        interaction_type=interaction.type, agent_id=interaction.agent_id, team=interaction.team,
-        queue=interaction.queue, locale=inv.locale,
-        answered_at=now.replace(hour=0, minute=0, second=0, microsecond=0) if anonymous else now,
-    )
-    if not anonymous:
-        row.invitation_id = inv.id
-        row.interaction_id = interaction.id
-        row.customer_id = interaction.customer_id
-    return row
+    linked = not anonymous
+    return {
+        "id": new_response_id(), "survey_id": target.survey_id, "metric": target.metric,
+        "score": answer.score, "reason": reason, "recording_url": answer.recording_url,
+        "anonymous": anonymous, "channel": answer.channel,
+        "interaction_type": target.interaction_type, "agent_id": target.agent_id,
+        "team": target.team, "queue": target.queue, "locale": target.locale,
+        "answered_at": now if linked else now.replace(hour=0, minute=0, second=0, microsecond=0),
+        "invitation_id": target.id if linked else None,
+        "interaction_id": target.interaction_id if linked else None,
+        "customer_id": target.customer_id if linked else None,
+    }
 
 
 def response_body(response: Response) -> dict:
