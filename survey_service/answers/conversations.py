@@ -124,7 +124,7 @@ _NEWEST_OPEN = (
                  .join(_interaction, _interaction.c.id == _inv.c.interaction_id)
                  .outerjoin(_conv, _conv.c.invitation_id == _inv.c.id))
     .where(and_(_inv.c.channel == "sms", _inv.c.address == bindparam("phone"),
-                _inv.c.status.in_(sorted(ANSWERABLE)),
+                service.ANSWERABLE_ROW,
                 or_(_inv.c.expires_at.is_(None),
                     _inv.c.expires_at > bindparam("now", type_=DateTime()))))
     .order_by(func.coalesce(_inv.c.sent_at, _inv.c.sending_at, _inv.c.created_at).desc(),

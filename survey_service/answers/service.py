@@ -118,9 +118,11 @@ def open_state_error(inv, now: datetime) -> AnswerError | None:
 
 # The answer's statements are built once: building them per call cost more CPU than running them.
 _inv = Invitation.__table__
+# Equalities, not IN: an IN list is an expanding parameter whose SQL is re-rendered on every execution.
+ANSWERABLE_ROW = or_(*(_inv.c.status == s for s in sorted(ANSWERABLE)))
 _ANSWER = (
     update(_inv)
-    .where(and_(_inv.c.id == bindparam("answer_id"), _inv.c.status.in_(sorted(ANSWERABLE)),
+    .where(and_(_inv.c.id == bindparam("answer_id"), ANSWERABLE_ROW,
                 or_(_inv.c.expires_at.is_(None),
                     _inv.c.expires_at > bindparam("answer_now", type_=DateTime()))))
     .values(status=Status.ANSWERED, answered_at=bindparam("answered_at", type_=DateTime())))
