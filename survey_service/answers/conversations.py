@@ -179,9 +179,8 @@ def handle_sms(message_sid: str, phone: str, body: str, now: datetime | None = N
         return SmsReply(_sms_score(row, reply, now, locale), locale)
     inv = db.session.get(Invitation, row.id) if row is not None else None
     if inv is not None and reply.kind == "out_of_scale":
-        conv = db.session.scalar(select(Conversation).where(Conversation.invitation_id == inv.id))
-        return SmsReply(_reprompt(conv or conversation_for(inv, "sms"), inv.survey,
-                                  normalize_locale(inv.locale)), normalize_locale(inv.locale))
+        locale = normalize_locale(inv.locale)
+        return SmsReply(_reprompt(conversation_for(inv, "sms"), inv.survey, locale), locale)
     pending = reason_pending(phone, now)
     pending_inv = db.session.get(Invitation, pending.invitation_id) if pending else None
     known = inv or pending_inv or _latest_invitation(phone)
