@@ -123,21 +123,6 @@ def _interaction_values(data: dict, digest: str) -> dict:
     }
 
 
-def contact_of(row: Interaction) -> Contact:
-    return Contact(phone=row.customer_phone, email=row.customer_email,
-                   locale=row.customer_locale, timezone=row.customer_timezone)
-
-
-def opted_out_pairs(contact: Contact) -> set[tuple[str, str]]:
-    """The (channel, address) pairs of this contact that are on the opt-out list."""
-    addresses = [a for a in (contact.phone, contact.email) if a]
-    if not addresses:
-        return set()
-    rows = db.session.execute(select(OptOut.channel, OptOut.address)
-                              .where(OptOut.address.in_(addresses)))
-    return {(c, a) for c, a in rows}
-
-
 def matching_surveys(interaction_type: str) -> list[Survey]:
     """Active customer surveys triggered by this interaction type, in creation order."""
     surveys = db.session.scalars(select(Survey).where(

@@ -15,7 +15,7 @@ from survey_service.db import utcnow
 from survey_service.extensions import db
 from survey_service.interactions.models import Interaction
 from survey_service.invitations.models import FINAL, Invitation, OptOut, Status
-from survey_service.invitations.policy import pick_channel
+from survey_service.invitations.policy import Contact, pick_channel
 from survey_service.invitations.tokens import new_token
 from survey_service.surveys.models import Survey
 
@@ -207,10 +207,24 @@ def opt_out(channel: str, address: str, reason: str = "request") -> None:
             db.session.add(OptOut(channel=channel, address=address, reason=reason))
 
 
+def contact_of(interaction) -> Contact:
+    """How the interaction's customer can be reached, for choosing a channel again."""
+    return Contact(phone=interaction.customer_phone, email=interaction.customer_email,
+                   locale=interaction.customer_locale, timezone=interaction.customer_timezone)
+
+
+def opted_out_pairs(contact: Contact) -> set[tuple[str, str]]:
+    """The (channel, address) pairs of this contact that are on the opt-out list."""
+    addresses = [a for a in (contact.phone, contact.email) if a]
+    if not addresses:
+        return set()
+    rows = db.session.execute(select(OptOut.channel, OptOut.address)
+                              .where(OptOut.address.in_(addresses)))
+    return {(c, a) for c, a in rows}
+
+
 def fall_back(invitation_id: int, reason: str, now: datetime | None = None) -> str:
     """Move to the survey's next reachable channel, due now; else fail with `reason`."""
-    from survey_service.interactions.service import contact_of, opted_out_pairs
-
     now = now or utcnow()
     inv = db.session.get(Invitation, invitation_id)
     if inv is None or inv.is_final:
