@@ -22,9 +22,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json.ensure_ascii = False  # Chinese reasons and labels stay readable in API answers
 
     from survey_service import errors, extensions, i18n, logs
+    from survey_service.db import close_unit_connection
 
     logs.init_app(app)
     extensions.db.init_app(app)
+    app.teardown_appcontext(close_unit_connection)
     extensions.csrf.init_app(app)
     extensions.limiter.init_app(app)
     extensions.api.init_app(app)

@@ -12,7 +12,7 @@ from flask_smorest import abort
 from sqlalchemy import JSON, Row, String, bindparam, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from survey_service.db import Base, utcnow
+from survey_service.db import Base, unit_connection, utcnow
 from survey_service.extensions import db
 
 SCOPES = ("interactions:write", "reports:read", "incentives:write", "agent", "admin")
@@ -76,7 +76,7 @@ def key_from_request() -> Row | None:
     scheme, _, clear = header.partition(" ")
     if scheme.lower() != "bearer" or not clear.strip():
         return None
-    row = db.session.execute(_KEY_BY_HASH, {"key_hash": hash_secret(clear.strip())}).first()
+    row = unit_connection().execute(_KEY_BY_HASH, {"key_hash": hash_secret(clear.strip())}).first()
     if row is None or row.revoked_at is not None:
         return None
     return row

@@ -43,6 +43,47 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(UTC)
 
 
+def unit_connection():
+    """The connection for a unit of work that is a single statement.
+
+    On PostgreSQL it is an autocommit connection kept for the app context: each statement commits
+    itself, without the BEGIN and COMMIT round trips of a transaction. Elsewhere (SQLite) it is the
+    session's connection, and the caller commits as usual.
+    """
+    from flask import g
+
+    from survey_service.extensions import db
+
+    if db.engine.dialect.name != "postgresql":
+        return db.session.connection()
+    connection = g.get("unit_connection")
+    if connection is None:
+        connection = g.unit_connection = db.engine.connect().execution_options(
+            isolation_level="AUTOCOMMIT")
+    return connection
+
+
+def rollback_unit() -> None:
+    """After a failed statement: roll back the session and reset the autocommit connection, if any."""
+    from flask import g
+
+    from survey_service.extensions import db
+
+    connection = g.get("unit_connection")
+    if connection is not None:
+        connection.rollback()
+    db.session.rollback()
+
+
+def close_unit_connection(_exc=None) -> None:
+    """Give the app context's autocommit connection back to the pool."""
+    from flask import g
+
+    connection = g.pop("unit_connection", None)
+    if connection is not None:
+        connection.close()
+
+
 class Base(DeclarativeBase):
     """Base of every model; constraint names follow NAMING so migrations are stable."""
 

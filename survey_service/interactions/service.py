@@ -6,10 +6,11 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import and_, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, insert, or_, select, true
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 
-from survey_service.db import utcnow
+from survey_service.db import rollback_unit, unit_connection, utcnow
 from survey_service.extensions import db
 from survey_service.interactions.models import Interaction
 from survey_service.invitations.models import Invitation, OptOut, Status
@@ -82,30 +83,44 @@ def find_interaction(source: str, external_id: str) -> Interaction | None:
 
 
 def record_interaction(data: dict) -> IntakeResult:
-    """Store the event and its invitations; a replay returns the first body (idempotent)."""
+    """Store the event and its invitations; a replay returns the first body (idempotent).
+
+    Planning reads first, then one write stores the event, its invitations and the body to give
+    replays; the unique constraint on (source, external_id) finds replays and concurrent twins.
+    """
     digest = fingerprint(data)
     values = _interaction_values(data, digest)
-    # Insert first: new events are the common case, and the unique constraint finds replays.
+    connection = unit_connection()
+    plans = _plan_invitations(connection, values)
+    invitations = [{"survey": survey.key, "channel": plan.channel, "status": plan.status,
+                    "due_at": _iso(plan.due_at), "suppressed_reason": plan.suppressed_reason}
+                   for survey, plan in plans]
+    body = {"interaction": _interaction_part(values), "invitations": invitations}
     try:
-        interaction_id = db.session.execute(_INSERT_INTERACTION, values).scalar_one()
+        ids = _store(connection, {**values, "first_body": body}, values["customer_locale"], plans)
     except IntegrityError:
-        # A replay, or a concurrent request stored the same event first. The caller owns the
-        # session and has written nothing else in it, so rolling it back is safe.
-        db.session.rollback()
+        # A replay, or a concurrent request stored the same event first; nothing of ours was kept.
+        rollback_unit()
         existing = find_interaction(data["source"], data["external_id"])
         if existing is None:
             raise
         return _replay(existing, digest)
-    invitations = _plan_invitations(interaction_id, values)
-    body = {"interaction": _interaction_part(values), "invitations": invitations}
-    db.session.execute(_SET_FIRST_BODY, {"body_row_id": interaction_id, "first_body": body})
+    body["invitations"] = [{"id": inv_id, **item} for inv_id, item in zip(ids, invitations, strict=True)]
     return IntakeResult(body, created=True)
 
 
 def _replay(existing: Interaction, digest: str) -> IntakeResult:
     if existing.request_hash != digest:
         raise ConflictingReplay(existing.external_id)
-    return IntakeResult(existing.first_body or interaction_body(existing), created=False)
+    if not existing.first_body:
+        return IntakeResult(interaction_body(existing), created=False)
+    # The first body was stored before its invitations had ids: they are found by survey.
+    ids = {inv.survey.key: inv.id for inv in existing.invitations}
+    body = dict(existing.first_body)
+    body["invitations"] = [{**item, "id": ids.get(item["survey"], item.get("id"))}
+                           for item in body["invitations"]]
+    body["invitations"] = [{"id": item.pop("id"), **item} for item in body["invitations"]]
+    return IntakeResult(body, created=False)
 
 
 def _interaction_values(data: dict, digest: str) -> dict:
@@ -119,7 +134,7 @@ def _interaction_values(data: dict, digest: str) -> dict:
         "agent_id": agent.get("id"), "agent_name": agent.get("name"), "team": agent.get("team"),
         "queue": data.get("queue"), "order_id": order.get("id"), "order_amount": order.get("amount"),
         "order_currency": order.get("currency"), "attributes": data.get("attributes") or {},
-        "request_hash": digest,
+        "request_hash": digest, "created_at": utcnow(),
     }
 
 
@@ -138,21 +153,34 @@ _srv = Survey.__table__
 
 _INSERT_INTERACTION = insert(_int).returning(_int.c.id)
 _INSERT_INVITATIONS = insert(_inv).returning(_inv.c.id, sort_by_parameter_order=True)
-_SET_FIRST_BODY = (update(_int).where(_int.c.id == bindparam("body_row_id"))
-                   .values(first_body=bindparam("first_body", type_=_int.c.first_body.type)))
+_PLANNED = ("survey_id", "channel", "address", "status", "suppressed_reason", "due_at", "expires_at",
+            "incentive_offered", "holdout")
+# PostgreSQL stores an event with its invitations in one statement: the interaction's INSERT as a
+# CTE, and one invitation per element of the parameter arrays (unnest), in survey order.
+_new = insert(_int).values({c.name: bindparam(c.name, type_=c.type) for c in _int.c
+                            if c.name != "id"}).returning(_int.c.id).cte("new_interaction")
+_planned = func.unnest(*(bindparam(f"planned_{name}", type_=ARRAY(_inv.c[name].type))
+                         for name in _PLANNED)).table_valued(*_PLANNED).render_derived(name="planned")
+_stored = (insert(_inv).from_select(
+    ["interaction_id", "locale", "created_at", *_PLANNED],
+    select(_new.c.id, bindparam("planned_locale", type_=_inv.c.locale.type),
+           bindparam("created_at", type_=_inv.c.created_at.type),
+           *(_planned.c[name] for name in _PLANNED)).select_from(_new).join(_planned, true()))
+    .returning(_inv.c.id, _inv.c.survey_id).cte("stored"))
+_STORE_PG = (select(_new.c.id, _stored.c.id.label("invitation_id"), _stored.c.survey_id)
+             .select_from(_new.outerjoin(_stored, true())))
 
 _who = {"customer_id": bindparam("who_id", type_=_int.c.customer_id.type),
         "phone": bindparam("who_phone", type_=_int.c.customer_phone.type),
         "email": bindparam("who_email", type_=_int.c.customer_email.type)}
 # When this customer last had a non-suppressed invitation to each survey (the throttle compares it):
-# their other interactions by index (id, phone, email; NULLs match nothing), then those invitations.
+# their earlier interactions by index (id, phone, email; NULLs match nothing), then those invitations.
 _last_invited = (
     select(_inv.c.survey_id, func.max(_inv.c.created_at).label("last_invited"))
     .select_from(_int.join(_inv, _inv.c.interaction_id == _int.c.id))
     .where(and_(or_(_int.c.customer_id == _who["customer_id"],
                     _int.c.customer_phone == _who["phone"],
                     _int.c.customer_email == _who["email"]),
-                _int.c.id != bindparam("who_row_id"),
                 _inv.c.status != Status.SUPPRESSED))
     .group_by(_inv.c.survey_id).subquery("last_invited"))
 # Whether the contact's address for each channel is on that channel's opt-out list.
@@ -170,14 +198,14 @@ _PLANNING = (select(_srv.c.id, _srv.c.key, _srv.c.interaction_types, _srv.c.chan
              .order_by(_srv.c.id))
 
 
-def _plan_invitations(interaction_id: int, v: dict) -> list[dict]:
-    """Insert an invitation per matching survey; returns their bodies in survey order."""
-    now = utcnow()
+def _plan_invitations(connection, v: dict) -> list[tuple]:
+    """(survey, Plan) for each matching active survey, in survey order; one read, no writes."""
+    now = v["created_at"]
     contact = Contact(phone=v["customer_phone"], email=v["customer_email"],
                       locale=v["customer_locale"], timezone=v["customer_timezone"])
-    rows = db.session.execute(_PLANNING, {
+    rows = connection.execute(_PLANNING, {
         "who_id": v["customer_id"], "who_phone": v["customer_phone"],
-        "who_email": v["customer_email"], "who_row_id": interaction_id}).all()
+        "who_email": v["customer_email"]}).all()
     surveys = [r for r in rows if v["type"] in (r.interaction_types or [])]
     if not surveys:
         return []
@@ -185,18 +213,34 @@ def _plan_invitations(interaction_id: int, v: dict) -> list[dict]:
     opted_out = {(channel, getattr(contact, CHANNEL_ADDRESS[channel]))
                  for channel in _OPT_OUT_CHANNELS if getattr(first, f"opted_out_{channel}")}
     draw_key = f"{v['source']}\x1f{v['external_id']}"
-    plans = [(survey, plan_invitation(
+    return [(survey, plan_invitation(
         survey=survey, contact=contact, ended_at=v["ended_at"], now=now, draw_key=draw_key,
         opted_out=opted_out, recently_invited=recently_invited(survey.throttle_days,
                                                                survey.last_invited, now)))
         for survey in surveys]
-    locale = contact.locale or "en"
-    ids = db.session.scalars(_INSERT_INVITATIONS, [
+
+
+def _store(connection, values: dict, locale: str | None, plans: list[tuple]) -> list[int]:
+    """Write the interaction and its planned invitations; returns the invitation ids in plan order.
+
+    PostgreSQL takes it as one statement (atomic on its own); SQLite as two in the caller's
+    transaction. A replay raises IntegrityError and writes nothing.
+    """
+    locale, now = locale or "en", values["created_at"]
+    if connection.dialect.name == "postgresql":
+        params = {**values, "planned_locale": locale}
+        for name in _PLANNED:
+            params[f"planned_{name}"] = [getattr(plan, name) if name != "survey_id" else survey.id
+                                         for survey, plan in plans]
+        rows = connection.execute(_STORE_PG, params).all()
+        by_survey = {row.survey_id: row.invitation_id for row in rows}
+        return [by_survey[survey.id] for survey, _ in plans]
+    interaction_id = connection.execute(_INSERT_INTERACTION, values).scalar_one()
+    if not plans:
+        return []
+    return connection.execute(_INSERT_INVITATIONS, [
         {"interaction_id": interaction_id, "survey_id": survey.id, "channel": plan.channel,
          "address": plan.address, "locale": locale, "status": plan.status,
          "suppressed_reason": plan.suppressed_reason, "due_at": plan.due_at,
          "expires_at": plan.expires_at, "incentive_offered": plan.incentive_offered,
-         "holdout": plan.holdout, "created_at": now} for survey, plan in plans]).all()
-    return [{"id": inv_id, "survey": survey.key, "channel": plan.channel, "status": plan.status,
-             "due_at": _iso(plan.due_at), "suppressed_reason": plan.suppressed_reason}
-            for inv_id, (survey, plan) in zip(ids, plans, strict=True)]
+         "holdout": plan.holdout, "created_at": now} for survey, plan in plans]).scalars().all()
