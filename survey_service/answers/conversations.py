@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import DateTime, and_, bindparam, func, or_, select, update
+from sqlalchemy import DateTime, and_, bindparam, exists, func, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 
 from survey_service.answers import service
 from survey_service.answers.models import Conversation, InboundMessage, Response
 from survey_service.answers.parsing import Reply, guess_locale, parse_reply, read_keypress
-from survey_service.db import utcnow
+from survey_service.db import unit_connection, utcnow
 from survey_service.extensions import db
 from survey_service.i18n import gettext, normalize_locale, survey_text
 from survey_service.interactions.models import Interaction
@@ -136,6 +137,29 @@ _OPEN_REASON = (
     .values(state="reason", response_id=bindparam("conv_response_id"),
             open_until=bindparam("conv_open_until", type_=DateTime())))
 
+# On PostgreSQL a score by SMS is one statement: remember the MessageSid (a retry stops here),
+# record the answer (answers.service.answer_ctes) and open the reason step on the conversation.
+_fresh = (pg_insert(InboundMessage.__table__)
+          .values(message_sid=bindparam("message_sid"), received_at=bindparam("answer_now"))
+          .on_conflict_do_nothing(index_elements=["message_sid"])
+          .returning(InboundMessage.__table__.c.id).cte("fresh"))
+_won, _stored = service.answer_ctes(_fresh)
+_reason_row = pg_insert(_conv).from_select(
+    ["invitation_id", "channel", "state", "reprompts", "wants_anonymous", "response_id", "open_until",
+     "created_at"],
+    select(bindparam("answer_id", type_=_conv.c.invitation_id.type), literal("sms"), literal("reason"),
+           literal(0), literal(False), _stored.c.id,
+           bindparam("conv_open_until", type_=_conv.c.open_until.type),
+           bindparam("answer_now", type_=_conv.c.created_at.type)).select_from(_stored))
+_opened = (_reason_row.on_conflict_do_update(
+    index_elements=["invitation_id"],
+    set_={"state": "reason", "response_id": _reason_row.excluded.response_id,
+          "open_until": _reason_row.excluded.open_until})
+    .returning(_conv.c.id).cte("opened"))
+_SMS_SCORE_PG = select(exists(select(_fresh.c.id)).label("fresh"),
+                       select(_stored.c.id).scalar_subquery().label("response_id"),
+                       exists(select(_opened.c.id)).label("opened"))
+
 
 def newest_open(phone: str, now: datetime):
     """The invitation a reply from this number answers, the newest still open, as one row (or None).
@@ -143,7 +167,7 @@ def newest_open(phone: str, now: datetime):
     The row has the names of answers.service.Target, plus the survey's texts and the conversation's
     id and wants_anonymous (None when there is no conversation yet).
     """
-    return db.session.connection().execute(_NEWEST_OPEN, {"phone": phone, "now": now}).first()
+    return unit_connection().execute(_NEWEST_OPEN, {"phone": phone, "now": now}).first()
 
 
 def reason_pending(phone: str, now: datetime) -> Conversation | None:
@@ -168,15 +192,16 @@ def _scale_hint(survey, locale: str) -> str:
 def handle_sms(message_sid: str, phone: str, body: str, now: datetime | None = None) -> SmsReply:
     """One inbound SMS: opt-out keywords, a score, a reason or ANON; the caller commits."""
     now = now or utcnow()
-    if not first_time(message_sid):
-        return SmsReply(None)
     row = newest_open(phone, now)
     lo, hi = (row.scale_min, row.scale_max) if row is not None else (0, 10)
     reply = parse_reply(body, lo, hi)
     if row is not None and reply.kind == "score":
-        # The common case: a score for an open invitation needs nothing else looked up.
+        # The common case: a score for an open invitation needs nothing else looked up, and its
+        # writes start with the MessageSid check.
         locale = normalize_locale(row.locale)
-        return SmsReply(_sms_score(row, reply, now, locale), locale)
+        return SmsReply(_sms_score(message_sid, row, reply, now, locale), locale)
+    if not first_time(message_sid):
+        return SmsReply(None)
     inv = db.session.get(Invitation, row.id) if row is not None else None
     if inv is not None and reply.kind == "out_of_scale":
         locale = normalize_locale(inv.locale)
@@ -210,29 +235,66 @@ def handle_sms(message_sid: str, phone: str, body: str, now: datetime | None = N
     return SmsReply(gettext("sms_no_survey", locale), locale)
 
 
-def _sms_score(row, reply: Reply, now: datetime, locale: str) -> str | None:
+def _sms_score(message_sid: str, row, reply: Reply, now: datetime, locale: str) -> str | None:
     """A score for the row from newest_open(): record it, then open the reason step."""
     anonymous = reply.anonymous or bool(row.wants_anonymous)
-    if anonymous and row.anonymity == "never":
-        return gettext("sms_anon_not_allowed", locale, hint=_scale_hint(row, locale))
-    response, refused = _record(row, reply.score, "sms", anonymous, now)
-    if refused:
-        return gettext(f"sms_{refused}", locale)
+    answer = service.Answer(score=reply.score, channel="sms", anonymous=anonymous)
     open_until = now + timedelta(seconds=current_app.config["SMS_REASON_WINDOW_SECONDS"])
+    try:
+        response = _store_sms_score(message_sid, row, answer, now, open_until)
+    except Duplicate:
+        return None
+    except service.AnonymityNotAllowed:
+        return gettext("sms_anon_not_allowed", locale, hint=_scale_hint(row, locale))
+    except service.AnswerError as error:
+        return gettext(f"sms_{_refusal(error)}", locale)
+    prompt = (survey_text(row.texts, "reason_prompt", locale)
+              or gettext("default_reason_prompt", locale))
+    text = f"{gettext('sms_thanks_short', locale)}{prompt}"
+    if row.anonymity == "optional" and not response["anonymous"]:
+        text += gettext("sms_offer_anon", locale)
+    return text
+
+
+class Duplicate(Exception):
+    """This MessageSid was handled before: a webhook retry, answered with silence."""
+
+
+def _store_sms_score(message_sid: str, row, answer: service.Answer, now: datetime,
+                     open_until: datetime) -> dict:
+    """Take the MessageSid, record the answer and open the reason step: all of it, or nothing new.
+
+    Returns the stored response's values; raises Duplicate, or the AnswerError that refused it.
+    PostgreSQL runs it as one statement; SQLite as the same steps in the session's transaction.
+    """
+    try:
+        anonymous = service.check(row, answer)
+    except service.AnswerError:
+        if not first_time(message_sid):
+            raise Duplicate from None
+        raise
+    connection = unit_connection()
+    if connection.dialect.name == "postgresql":
+        params, values = service.answer_parameters(row, answer, anonymous, now)
+        result = connection.execute(_SMS_SCORE_PG, {**params, "message_sid": message_sid,
+                                                    "conv_open_until": open_until}).one()
+        if not result.fresh:
+            raise Duplicate
+        if result.response_id is None:
+            raise service.state_error(connection, row.id, now)
+        return values
+    if not first_time(message_sid):
+        raise Duplicate
+    response = service.record_answer(row, answer, now=now)
     # Most scores come first in their conversation: its row is inserted in its final state.
     if row.conversation_id is not None or not insert_if_absent(
             Conversation, invitation_id=row.id, channel="sms", state="reason", reprompts=0,
             wants_anonymous=False, response_id=response.id, open_until=open_until,
             created_at=now):
-        db.session.connection().execute(_OPEN_REASON, {
-            "conv_invitation_id": row.id, "conv_response_id": response.id,
-            "conv_open_until": open_until})
-    prompt = (survey_text(row.texts, "reason_prompt", locale)
-              or gettext("default_reason_prompt", locale))
-    text = f"{gettext('sms_thanks_short', locale)}{prompt}"
-    if row.anonymity == "optional" and not response.anonymous:
-        text += gettext("sms_offer_anon", locale)
-    return text
+        connection.execute(_OPEN_REASON, {"conv_invitation_id": row.id,
+                                          "conv_response_id": response.id,
+                                          "conv_open_until": open_until})
+    return {"id": response.id, "anonymous": response.anonymous}
 
 
 def _reprompt(conv: Conversation, survey, locale: str) -> str | None:

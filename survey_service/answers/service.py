@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import DateTime, and_, bindparam, insert, or_, select, update
+from sqlalchemy import DateTime, and_, bindparam, exists, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -130,6 +130,42 @@ _STATE = select(_inv.c.status, _inv.c.expires_at).where(_inv.c.id == bindparam("
 _INSERT_RESPONSE = insert(Response.__table__)
 
 
+def answer_ctes(guard):
+    """record_answer's two writes as PostgreSQL CTEs, for one statement that does more around them.
+
+    `won` is the conditional UPDATE, run only when the `guard` CTE yields a row; `stored` inserts the
+    response (parameters `response_<column>`, from build_response) only when `won` did. Parameters:
+    answer_id, answer_now, answered_at.
+    """
+    won = (update(_inv)
+           .where(and_(_inv.c.id == bindparam("answer_id"), ANSWERABLE_ROW,
+                       or_(_inv.c.expires_at.is_(None),
+                           _inv.c.expires_at > bindparam("answer_now", type_=DateTime())),
+                       exists(select(guard.c[0]))))
+           .values(status=Status.ANSWERED, answered_at=bindparam("answered_at", type_=DateTime()))
+           .returning(_inv.c.id).cte("won"))
+    columns = Response.__table__.c
+    stored = (insert(Response.__table__).from_select(
+        [c.name for c in columns],
+        select(*(bindparam(f"response_{c.name}", type_=c.type) for c in columns)).select_from(won))
+        .returning(columns.id).cte("stored"))
+    return won, stored
+
+
+def answer_parameters(target, answer: Answer, anonymous: bool, now: datetime) -> tuple[dict, dict]:
+    """The parameters of answer_ctes() and the response's values."""
+    values = build_response(target, answer, anonymous, now)
+    params = {f"response_{name}": value for name, value in values.items()}
+    params.update(answer_id=target.id, answer_now=now, answered_at=now)
+    return params, values
+
+
+def state_error(connection, invitation_id: int, now: datetime) -> AnswerError:
+    """Why an answer just lost its conditional UPDATE: answered, expired or not open."""
+    state = connection.execute(_STATE, {"state_id": invitation_id}).one()
+    return open_state_error(state, now) or AlreadyAnswered("This survey has already been answered.")
+
+
 def record_answer(inv, answer: Answer, now: datetime | None = None) -> Response:
     """Store one answer for `inv` exactly once; raises an AnswerError (nothing written) if not.
 
@@ -149,10 +185,8 @@ def record_answer(inv, answer: Answer, now: datetime | None = None) -> Response:
     if not won:
         if loaded is not None:
             db.session.refresh(loaded)
-            state = loaded
-        else:
-            state = connection.execute(_STATE, {"state_id": target.id}).one()
-        raise open_state_error(state, now) or AlreadyAnswered("This survey has already been answered.")
+            raise open_state_error(loaded, now) or AlreadyAnswered("This survey has already been answered.")
+        raise state_error(connection, target.id, now)
     values = build_response(target, answer, anonymous, now)
     try:
         connection.execute(_INSERT_RESPONSE, values)
