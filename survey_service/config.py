@@ -100,15 +100,15 @@ def build_config(instance_path: str, test_config: dict | None = None) -> dict:
 def engine_options(url: str) -> dict:
     """SQLite waits for writers instead of failing; PostgreSQL skips per-request liveness checks.
 
-    psycopg's automatic server-side prepares are off: PostgreSQL's generic plan for the throttle
-    look-up (an OR over the customer's contacts) is a scan, 50x slower than the custom plan.
+    psycopg prepares a statement on the server after its fifth use on a connection: PostgreSQL then
+    skips parsing and, once its generic plan costs no more than the custom ones, planning too
+    (planning the intake look-up took 0.9 ms against 0.2 ms to run it). The hot statements are
+    equalities on indexed columns, so their generic plans are index scans.
     No pool_pre_ping (a round trip on every request): a dropped connection fails one request,
     SQLAlchemy then discards the whole pool, and connections are recycled every 30 minutes.
     """
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 30}}
-    if "+psycopg" in url:
-        return {"pool_recycle": 1800, "connect_args": {"prepare_threshold": None}}
     return {"pool_recycle": 1800}
 
 

@@ -54,12 +54,13 @@ def unit_connection():
 
     from survey_service.extensions import db
 
-    if db.engine.dialect.name != "postgresql":
-        return db.session.connection()
     connection = g.get("unit_connection")
-    if connection is None:
-        connection = g.unit_connection = db.engine.connect().execution_options(
-            isolation_level="AUTOCOMMIT")
+    if connection is not None:
+        return connection
+    engine = db.engine
+    if engine.dialect.name != "postgresql":
+        return db.session.connection()
+    connection = g.unit_connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
     return connection
 
 

@@ -1,6 +1,7 @@
 """Extensions created unbound and attached in create_app()."""
 
 from celery import Celery
+from flask.sessions import SecureCookieSessionInterface
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_smorest import Api
@@ -14,6 +15,30 @@ api = Api()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 celery = Celery("survey_service")
+
+
+class CookieSessionOnDemand(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, with no signing work for requests that carry no session cookie.
+
+    API calls and webhooks never send one; only the web survey's form (its CSRF token) uses it.
+    """
+
+    def open_session(self, app, request):
+        if app.config["SESSION_COOKIE_NAME"] not in request.cookies:
+            return self.session_class()
+        return super().open_session(app, request)
+
+
+def drop_unused_limiter_check(app) -> None:
+    """Skip Flask-Limiter's check before every request when no application-wide limit is set.
+
+    Limits declared with @limiter.limit check themselves when their view runs, so only default and
+    application limits need the global hook, and without them it costs every request for nothing.
+    """
+    with app.app_context():
+        if limiter.limit_manager.default_limits or limiter.limit_manager.application_limits:
+            return
+    app.before_request_funcs[None].remove(limiter._check_request_limit)
 
 
 def celery_init_app(app) -> Celery:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
@@ -23,6 +23,7 @@ def parse_locale(raw: str) -> Locale:
         raise ValueError(f"'{raw}' is not a known locale") from exc
 
 
+@lru_cache(maxsize=1024)  # Babel reads its locale data from disk on every parse
 def normalize_locale(raw: str | None) -> str:
     """Map any tag to the closest supported language: zh-TW -> zh-Hant, zh-CN -> zh-Hans, fr -> en."""
     if not raw:

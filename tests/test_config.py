@@ -28,4 +28,5 @@ def test_defaults_run_on_one_machine(tmp_path, monkeypatch):
 def test_postgresql_urls_get_the_installed_driver(tmp_path):
     cfg = build_config(str(tmp_path), {"DATABASE_URL": "postgresql://u:p@db/survey"})
     assert cfg["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u:p@db/survey"
-    assert cfg["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"] == {"prepare_threshold": None}
+    # No liveness round trip per checkout; psycopg's server-side prepares stay on.
+    assert cfg["SQLALCHEMY_ENGINE_OPTIONS"] == {"pool_recycle": 1800}

@@ -35,7 +35,8 @@ def inbound():
     if not sid or not phone:
         return twiml(messaging(None))
     reply = handle_sms(sid, phone, form.get("Body", ""))
-    db.session.commit()
+    if db.session().in_transaction():  # a score on PostgreSQL was its own statement, already committed
+        db.session.commit()
     return twiml(messaging(reply.text))
 
 
