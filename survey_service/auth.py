@@ -9,7 +9,7 @@ from functools import wraps
 
 from flask import g, request
 from flask_smorest import abort
-from sqlalchemy import JSON, Row, String, bindparam, select
+from sqlalchemy import JSON, Row, String, bindparam, lambda_stmt, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from survey_service.db import Base, unit_connection, utcnow
@@ -66,8 +66,9 @@ def revoke_key(key_id: int) -> bool:
 
 
 # Every API request looks its key up: the statement is built once, and reads only what `require` needs.
-_KEY_BY_HASH = (select(ApiKey.id, ApiKey.name, ApiKey.scopes, ApiKey.agent_id, ApiKey.revoked_at)
+_key_by_hash = (select(ApiKey.id, ApiKey.name, ApiKey.scopes, ApiKey.agent_id, ApiKey.revoked_at)
                 .where(ApiKey.key_hash == bindparam("key_hash")))
+_KEY_BY_HASH = lambda_stmt(lambda: _key_by_hash)  # cached on the lambda, not re-keyed per call
 
 
 def key_from_request() -> Row | None:

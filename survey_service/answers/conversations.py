@@ -11,14 +11,36 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import DateTime, and_, bindparam, exists, func, literal, or_, select, update
+from sqlalchemy import (
+    Boolean,
+    Integer,
+    and_,
+    bindparam,
+    case,
+    exists,
+    false,
+    func,
+    lambda_stmt,
+    not_,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 
 from survey_service.answers import service
 from survey_service.answers.models import Conversation, InboundMessage, Response
-from survey_service.answers.parsing import Reply, guess_locale, parse_reply, read_keypress
-from survey_service.db import unit_connection, utcnow
+from survey_service.answers.parsing import (
+    Reply,
+    ScoreWords,
+    guess_locale,
+    parse_reply,
+    read_keypress,
+    score_words,
+)
+from survey_service.db import constant, unit_connection, utcnow
 from survey_service.extensions import db
 from survey_service.i18n import gettext, normalize_locale, survey_text
 from survey_service.interactions.models import Interaction
@@ -55,7 +77,7 @@ def make_anonymous(response_id: str) -> bool:
         return False
     response.anonymous = True
     response.invitation_id = response.interaction_id = response.customer_id = None
-    response.answered_at = response.answered_at.replace(hour=0, minute=0, second=0, microsecond=0)
+    response.answered_at = service.day_of(response.answered_at)
     return True
 
 
@@ -114,51 +136,92 @@ def _sms_invitations(phone: str):
 # statement, built once: the invitation, its survey and interaction, and its conversation if any.
 _inv, _conv = Invitation.__table__, Conversation.__table__
 _survey, _interaction = Survey.__table__, Interaction.__table__
-_NEWEST_OPEN = (
-    select(_inv.c.id, _inv.c.status, _inv.c.expires_at, _inv.c.locale, _inv.c.survey_id,
-           _inv.c.interaction_id, _survey.c.metric, _survey.c.scale_min, _survey.c.scale_max,
-           _survey.c.anonymity, _survey.c.texts, _interaction.c.type.label("interaction_type"),
-           _interaction.c.agent_id, _interaction.c.team, _interaction.c.queue,
-           _interaction.c.customer_id, _conv.c.id.label("conversation_id"),
-           _conv.c.wants_anonymous)
-    .select_from(_inv.join(_survey, _survey.c.id == _inv.c.survey_id)
-                 .join(_interaction, _interaction.c.id == _inv.c.interaction_id)
-                 .outerjoin(_conv, _conv.c.invitation_id == _inv.c.id))
-    .where(and_(_inv.c.channel == "sms", _inv.c.address == bindparam("phone"),
-                service.ANSWERABLE_ROW,
-                or_(_inv.c.expires_at.is_(None),
-                    _inv.c.expires_at > bindparam("now", type_=DateTime()))))
-    .order_by(func.coalesce(_inv.c.sent_at, _inv.c.sending_at, _inv.c.created_at).desc(),
-              _inv.c.id.desc())
-    .limit(1))
+
+
+def _newest_open_of(inv, survey, interaction, conv, *columns):
+    """SELECT columns of the newest open SMS invitation to :phone at :now (tables or aliases)."""
+    return (
+        select(*columns)
+        .select_from(inv.join(survey, survey.c.id == inv.c.survey_id)
+                     .join(interaction, interaction.c.id == inv.c.interaction_id)
+                     .outerjoin(conv, conv.c.invitation_id == inv.c.id))
+        .where(and_(inv.c.channel == constant("sms"), inv.c.address == bindparam("phone"),
+                    service.answerable(inv),
+                    or_(inv.c.expires_at.is_(None),
+                        inv.c.expires_at > bindparam("now", type_=inv.c.expires_at.type))))
+        .order_by(func.coalesce(inv.c.sent_at, inv.c.sending_at, inv.c.created_at).desc(),
+                  inv.c.id.desc())
+        .limit(constant(1)))
+
+
+_newest_open = _newest_open_of(
+    _inv, _survey, _interaction, _conv,
+    _inv.c.id, _inv.c.status, _inv.c.expires_at, _inv.c.locale, _inv.c.survey_id,
+    _inv.c.interaction_id, _survey.c.metric, _survey.c.scale_min, _survey.c.scale_max,
+    _survey.c.anonymity, _survey.c.texts, _interaction.c.type.label("interaction_type"),
+    _interaction.c.agent_id, _interaction.c.team, _interaction.c.queue, _interaction.c.customer_id,
+    _conv.c.id.label("conversation_id"), _conv.c.wants_anonymous)
+# Run through lambda_stmt: SQLAlchemy keys its compiled-statement cache on the lambda's code
+# instead of walking the whole statement on every call (tens of microseconds for the big ones).
+_NEWEST_OPEN = lambda_stmt(lambda: _newest_open)
 # The reason step, opened on an existing conversation (or one another webhook just created).
 _OPEN_REASON = (
     update(_conv).where(_conv.c.invitation_id == bindparam("conv_invitation_id"))
     .values(state="reason", response_id=bindparam("conv_response_id"),
-            open_until=bindparam("conv_open_until", type_=DateTime())))
+            open_until=bindparam("conv_open_until", type_=_conv.c.open_until.type)))
 
-# On PostgreSQL a score by SMS is one statement: remember the MessageSid (a retry stops here),
-# record the answer (answers.service.answer_ctes) and open the reason step on the conversation.
-_fresh = (pg_insert(InboundMessage.__table__)
-          .values(message_sid=bindparam("message_sid"), received_at=bindparam("answer_now"))
-          .on_conflict_do_nothing(index_elements=["message_sid"])
-          .returning(InboundMessage.__table__.c.id).cte("fresh"))
-_won, _stored = service.answer_ctes(_fresh)
+# On PostgreSQL a reply that reads as a score is one statement. It finds the newest open invitation
+# (`target`), takes the score if its survey does (`take`: on the scale, anonymity allowed), remembers
+# the MessageSid (a retry stops there), records the answer (answers.service.answer_ctes) and opens the
+# reason step. It returns the target's row either way, so a reply it did not take needs no re-read.
+# Short aliases and CTE names keep the statement under the 4 kB up to which psycopg caches its
+# parsed form (above that, psycopg parses the SQL text again on every execution).
+_i, _s, _n, _c = _inv.alias("i"), _survey.alias("s"), _interaction.alias("n"), _conv.alias("c")
+_target = _newest_open_of(
+    _i, _s, _n, _c, _i.c.id, _i.c.locale, _i.c.survey_id, _i.c.interaction_id, _s.c.metric,
+    _s.c.scale_min, _s.c.scale_max, _s.c.anonymity, _s.c.texts, _n.c.type.label("interaction_type"),
+    _n.c.agent_id, _n.c.team, _n.c.queue, _n.c.customer_id, _c.c.wants_anonymous).cte("t")
+_number = bindparam("number", type_=Integer)
+_score = case((and_(_target.c.scale_min == constant(0), _target.c.scale_max == constant(1)),
+               func.coalesce(bindparam("yes_no", type_=Integer), _number)), else_=_number)
+_asked = or_(bindparam("asked_anonymous", type_=Boolean),
+             func.coalesce(_target.c.wants_anonymous, false()))
+_take = (select(*(_target.c[name] for name in (
+    "id", "locale", "survey_id", "interaction_id", "metric", "interaction_type", "agent_id", "team",
+    "queue", "customer_id")), _score.label("score"),
+                or_(_target.c.anonymity == constant("always"), _asked).label("anonymous"))
+         .where(and_(_score.between(_target.c.scale_min, _target.c.scale_max),
+                     not_(and_(_target.c.anonymity == constant("never"), _asked))))
+         .cte("k"))
+_msg = InboundMessage.__table__
+_fresh = (pg_insert(_msg).from_select(
+    ["message_sid", "received_at"],
+    select(bindparam("message_sid", type_=_msg.c.message_sid.type),
+           bindparam("answer_now", type_=_msg.c.received_at.type)).select_from(_take))
+    .on_conflict_do_nothing(index_elements=["message_sid"]).returning(_msg.c.id).cte("f"))
+_won, _stored = service.answer_ctes(_take, _fresh)
 _reason_row = pg_insert(_conv).from_select(
     ["invitation_id", "channel", "state", "reprompts", "wants_anonymous", "response_id", "open_until",
      "created_at"],
-    select(bindparam("answer_id", type_=_conv.c.invitation_id.type), literal("sms"), literal("reason"),
-           literal(0), literal(False), _stored.c.id,
+    select(_take.c.id, constant("sms"), constant("reason"), constant(0), constant(False), _stored.c.id,
            bindparam("conv_open_until", type_=_conv.c.open_until.type),
-           bindparam("answer_now", type_=_conv.c.created_at.type)).select_from(_stored))
+           bindparam("answer_now", type_=_conv.c.created_at.type))
+    .select_from(_take.join(_stored, true())))
 _opened = (_reason_row.on_conflict_do_update(
     index_elements=["invitation_id"],
-    set_={"state": "reason", "response_id": _reason_row.excluded.response_id,
+    set_={"state": constant("reason"), "response_id": _reason_row.excluded.response_id,
           "open_until": _reason_row.excluded.open_until})
-    .returning(_conv.c.id).cte("opened"))
-_SMS_SCORE_PG = select(exists(select(_fresh.c.id)).label("fresh"),
-                       select(_stored.c.id).scalar_subquery().label("response_id"),
-                       exists(select(_opened.c.id)).label("opened"))
+    .returning(_conv.c.id).cte("o"))
+# Nothing reads `opened` (o): add_cte() puts it in the WITH, and PostgreSQL runs every data-modifying CTE.
+_sms_score_pg = (
+    select(_target.c.id, _target.c.locale, _target.c.scale_min, _target.c.scale_max,
+           _target.c.anonymity, _target.c.texts, exists(select(_take.c.id)).label("took"),
+           exists(select(_fresh.c.id)).label("fresh"), _stored.c.id.label("response_id"),
+           _stored.c.anonymous.label("stored_anonymous"))
+    .select_from(select(constant(1).label("one")).subquery("one")
+                 .outerjoin(_target, true()).outerjoin(_stored, true()))
+    .add_cte(_opened))
+_SMS_SCORE_PG = lambda_stmt(lambda: _sms_score_pg)
 
 
 def newest_open(phone: str, now: datetime):
@@ -192,17 +255,25 @@ def _scale_hint(survey, locale: str) -> str:
 def handle_sms(message_sid: str, phone: str, body: str, now: datetime | None = None) -> SmsReply:
     """One inbound SMS: opt-out keywords, a score, a reason or ANON; the caller commits."""
     now = now or utcnow()
-    row = newest_open(phone, now)
-    lo, hi = (row.scale_min, row.scale_max) if row is not None else (0, 10)
-    reply = parse_reply(body, lo, hi)
-    if row is not None and reply.kind == "score":
-        # The common case: a score for an open invitation needs nothing else looked up, and its
-        # writes start with the MessageSid check.
-        locale = normalize_locale(row.locale)
-        return SmsReply(_sms_score(message_sid, row, reply, now, locale), locale)
+    words = score_words(body)
+    if words is not None:
+        # The common reply: a score for the newest open invitation, whose writes start with the
+        # MessageSid check. What it does not take goes on below with the invitation it found.
+        handled, row = _sms_score(message_sid, phone, words, now)
+        if handled is not None:
+            return handled
+    else:
+        row = newest_open(phone, now)
     if not first_time(message_sid):
         return SmsReply(None)
+    lo, hi = (row.scale_min, row.scale_max) if row is not None else (0, 10)
+    reply = parse_reply(body, lo, hi)
     inv = db.session.get(Invitation, row.id) if row is not None else None
+    if inv is not None and reply.kind == "score":
+        # Only a score the survey refuses for its anonymity comes this far.
+        locale = normalize_locale(inv.locale)
+        return SmsReply(gettext("sms_anon_not_allowed", locale, hint=_scale_hint(inv.survey, locale)),
+                        locale)
     if inv is not None and reply.kind == "out_of_scale":
         locale = normalize_locale(inv.locale)
         return SmsReply(_reprompt(conversation_for(inv, "sms"), inv.survey, locale), locale)
@@ -235,57 +306,48 @@ def handle_sms(message_sid: str, phone: str, body: str, now: datetime | None = N
     return SmsReply(gettext("sms_no_survey", locale), locale)
 
 
-def _sms_score(message_sid: str, row, reply: Reply, now: datetime, locale: str) -> str | None:
-    """A score for the row from newest_open(): record it, then open the reason step."""
-    anonymous = reply.anonymous or bool(row.wants_anonymous)
-    answer = service.Answer(score=reply.score, channel="sms", anonymous=anonymous)
-    open_until = now + timedelta(seconds=current_app.config["SMS_REASON_WINDOW_SECONDS"])
-    try:
-        response = _store_sms_score(message_sid, row, answer, now, open_until)
-    except Duplicate:
-        return None
-    except service.AnonymityNotAllowed:
-        return gettext("sms_anon_not_allowed", locale, hint=_scale_hint(row, locale))
-    except service.AnswerError as error:
-        return gettext(f"sms_{_refusal(error)}", locale)
-    prompt = (survey_text(row.texts, "reason_prompt", locale)
-              or gettext("default_reason_prompt", locale))
-    text = f"{gettext('sms_thanks_short', locale)}{prompt}"
-    if row.anonymity == "optional" and not response["anonymous"]:
-        text += gettext("sms_offer_anon", locale)
-    return text
+def _sms_score(message_sid: str, phone: str, words: ScoreWords, now: datetime):
+    """Take a reply that reads as a score for the newest open invitation of this number.
 
-
-class Duplicate(Exception):
-    """This MessageSid was handled before: a webhook retry, answered with silence."""
-
-
-def _store_sms_score(message_sid: str, row, answer: service.Answer, now: datetime,
-                     open_until: datetime) -> dict:
-    """Take the MessageSid, record the answer and open the reason step: all of it, or nothing new.
-
-    Returns the stored response's values; raises Duplicate, or the AnswerError that refused it.
-    PostgreSQL runs it as one statement; SQLite as the same steps in the session's transaction.
+    Returns (reply, None) when it was handled: recorded, a retry, or refused by the invitation's
+    state. Returns (None, row) when the score does not fit the invitation's survey (off the scale,
+    or an anonymity it refuses), and (None, None) when the number has no open invitation; nothing
+    was written then, not even the MessageSid. PostgreSQL does it in one statement, SQLite in the
+    session's transaction.
     """
-    try:
-        anonymous = service.check(row, answer)
-    except service.AnswerError:
-        if not first_time(message_sid):
-            raise Duplicate from None
-        raise
+    open_until = now + timedelta(seconds=current_app.config["SMS_REASON_WINDOW_SECONDS"])
     connection = unit_connection()
     if connection.dialect.name == "postgresql":
-        params, values = service.answer_parameters(row, answer, anonymous, now)
-        result = connection.execute(_SMS_SCORE_PG, {**params, "message_sid": message_sid,
-                                                    "conv_open_until": open_until}).one()
-        if not result.fresh:
-            raise Duplicate
-        if result.response_id is None:
-            raise service.state_error(connection, row.id, now)
-        return values
+        row = connection.execute(_SMS_SCORE_PG, {
+            **service.answer_parameters("sms", now), "phone": phone, "now": now,
+            "number": words.number, "yes_no": words.yes_no, "asked_anonymous": words.anonymous,
+            "message_sid": message_sid, "conv_open_until": open_until}).one()
+        if row.id is None or not row.took:
+            return None, (row if row.id is not None else None)
+        locale = normalize_locale(row.locale)
+        if not row.fresh:
+            return SmsReply(None), None
+        if row.response_id is None:
+            error = service.state_error(connection, row.id, now)
+            return SmsReply(gettext(f"sms_{_refusal(error)}", locale), locale), None
+        return SmsReply(_thanks(row, row.stored_anonymous, locale), locale), None
+
+    row = newest_open(phone, now)
+    if row is None:
+        return None, None
+    score = words.on_scale(row.scale_min, row.scale_max)
+    asked = words.anonymous or bool(row.wants_anonymous)
+    if score is None or not row.scale_min <= score <= row.scale_max or (
+            asked and row.anonymity == "never"):
+        return None, row
+    locale = normalize_locale(row.locale)
     if not first_time(message_sid):
-        raise Duplicate
-    response = service.record_answer(row, answer, now=now)
+        return SmsReply(None), None
+    try:
+        response = service.record_answer(
+            row, service.Answer(score=score, channel="sms", anonymous=asked), now=now)
+    except service.AnswerError as error:
+        return SmsReply(gettext(f"sms_{_refusal(error)}", locale), locale), None
     # Most scores come first in their conversation: its row is inserted in its final state.
     if row.conversation_id is not None or not insert_if_absent(
             Conversation, invitation_id=row.id, channel="sms", state="reason", reprompts=0,
@@ -294,7 +356,17 @@ def _store_sms_score(message_sid: str, row, answer: service.Answer, now: datetim
         connection.execute(_OPEN_REASON, {"conv_invitation_id": row.id,
                                           "conv_response_id": response.id,
                                           "conv_open_until": open_until})
-    return {"id": response.id, "anonymous": response.anonymous}
+    return SmsReply(_thanks(row, response.anonymous, locale), locale), None
+
+
+def _thanks(row, anonymous: bool, locale: str) -> str:
+    """Thanks for the score, the survey's reason question, and the anonymity offer if it applies."""
+    prompt = (survey_text(row.texts, "reason_prompt", locale)
+              or gettext("default_reason_prompt", locale))
+    text = f"{gettext('sms_thanks_short', locale)}{prompt}"
+    if row.anonymity == "optional" and not anonymous:
+        text += gettext("sms_offer_anon", locale)
+    return text
 
 
 def _reprompt(conv: Conversation, survey, locale: str) -> str | None:

@@ -68,10 +68,22 @@ def read_number(token: str, yes_no: bool) -> int | None:
     return chinese_number(token.removesuffix("分"))
 
 
-def parse_reply(body: str, lo: int, hi: int) -> Reply:
-    """Classify one SMS reply against a survey scale; keywords win over everything else."""
-    text = normalize(body)
-    bare = _NOISE.sub("", text)
+@dataclass(frozen=True)
+class ScoreWords:
+    """What a reply that may be a score says, before its scale is known."""
+
+    number: int | None  # digits or a Chinese numeral
+    yes_no: int | None  # 1 or 0 for a yes/no word (a score only on a 0-1 scale)
+    anonymous: bool
+
+    def on_scale(self, lo: int, hi: int) -> int | None:
+        """The score this reply gives on a lo..hi scale (in or out of it), or None."""
+        if (lo, hi) == (0, 1) and self.yes_no is not None:
+            return self.yes_no
+        return self.number
+
+
+def _keyword(bare: str) -> Reply | None:
     if bare in STOP_WORDS:
         return Reply("stop")
     if bare in START_WORDS:
@@ -80,6 +92,10 @@ def parse_reply(body: str, lo: int, hi: int) -> Reply:
         return Reply("help")
     if bare in ANON_WORDS:
         return Reply("anon", anonymous=True)
+    return None
+
+
+def _score_words(text: str) -> ScoreWords | None:
     words = [w for w in _NOISE.split(text) if w]
     anonymous = False
     rest = []
@@ -92,11 +108,35 @@ def parse_reply(body: str, lo: int, hi: int) -> Reply:
                 anonymous, word = True, word.removeprefix(anon).removesuffix(anon)
                 break
         rest.append(word)
-    if len(rest) == 1:
-        score = read_number(rest[0].removesuffix("分"), yes_no=(lo, hi) == (0, 1))
-        if score is not None:
-            kind = "score" if lo <= score <= hi else "out_of_scale"
-            return Reply(kind, score=score, anonymous=anonymous)
+    if len(rest) != 1:
+        return None
+    token = rest[0].removesuffix("分")
+    number = read_number(token, yes_no=False)
+    yes_no = read_number(token, yes_no=True) if token in YES_WORDS or token in NO_WORDS else None
+    if number is None and yes_no is None:
+        return None
+    return ScoreWords(number, yes_no, anonymous)
+
+
+def score_words(body: str) -> ScoreWords | None:
+    """The score a reply may carry whatever the scale; None for keywords and free text."""
+    text = normalize(body)
+    if _keyword(_NOISE.sub("", text)) is not None:
+        return None
+    return _score_words(text)
+
+
+def parse_reply(body: str, lo: int, hi: int) -> Reply:
+    """Classify one SMS reply against a survey scale; keywords win over everything else."""
+    text = normalize(body)
+    keyword = _keyword(_NOISE.sub("", text))
+    if keyword is not None:
+        return keyword
+    words = _score_words(text)
+    score = words.on_scale(lo, hi) if words is not None else None
+    if score is not None:
+        kind = "score" if lo <= score <= hi else "out_of_scale"
+        return Reply(kind, score=score, anonymous=words.anonymous)
     return Reply("text", anonymous=False, text=(body or "").strip())
 
 

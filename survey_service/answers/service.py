@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import DateTime, and_, bindparam, exists, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, case, exists, insert, null, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
 from survey_service.answers.models import Response, new_response_id
-from survey_service.db import utcnow
+from survey_service.db import constant, utcnow
 from survey_service.extensions import db
 from survey_service.invitations.models import ANSWERABLE, Invitation, Status
 
@@ -119,45 +119,71 @@ def open_state_error(inv, now: datetime) -> AnswerError | None:
 # The answer's statements are built once: building them per call cost more CPU than running them.
 _inv = Invitation.__table__
 # Equalities, not IN: an IN list is an expanding parameter whose SQL is re-rendered on every execution.
-ANSWERABLE_ROW = or_(*(_inv.c.status == s for s in sorted(ANSWERABLE)))
+def answerable(invitations) -> ColumnElement:
+    """SQL: the invitation (table or alias) can take an answer by its status."""
+    return or_(*(invitations.c.status == constant(s.value) for s in sorted(ANSWERABLE)))
+
+
+ANSWERABLE_ROW = answerable(_inv)
 _ANSWER = (
     update(_inv)
     .where(and_(_inv.c.id == bindparam("answer_id"), ANSWERABLE_ROW,
                 or_(_inv.c.expires_at.is_(None),
-                    _inv.c.expires_at > bindparam("answer_now", type_=DateTime()))))
-    .values(status=Status.ANSWERED, answered_at=bindparam("answered_at", type_=DateTime())))
+                    _inv.c.expires_at > bindparam("answer_now", type_=_inv.c.expires_at.type))))
+    .values(status=Status.ANSWERED, answered_at=bindparam("answered_at", type_=_inv.c.answered_at.type)))
 _STATE = select(_inv.c.status, _inv.c.expires_at).where(_inv.c.id == bindparam("state_id"))
 _INSERT_RESPONSE = insert(Response.__table__)
 
 
-def answer_ctes(guard):
-    """record_answer's two writes as PostgreSQL CTEs, for one statement that does more around them.
+def answer_ctes(take, guard):
+    """record_answer's two writes as PostgreSQL CTEs, for one statement that also reads and does more.
 
-    `won` is the conditional UPDATE, run only when the `guard` CTE yields a row; `stored` inserts the
-    response (parameters `response_<column>`, from build_response) only when `won` did. Parameters:
-    answer_id, answer_now, answered_at.
+    `take` is a CTE of at most one row with the names of Target plus `score` and `anonymous`, both
+    already checked against the survey as check() does. `won` is the conditional UPDATE, run only when
+    the `guard` CTE yields a row; `stored` inserts the response as build_response() would, only when
+    `won` did. Parameters: response_id, answer_channel, answer_now and answer_today (its day).
     """
     won = (update(_inv)
-           .where(and_(_inv.c.id == bindparam("answer_id"), ANSWERABLE_ROW,
+           .where(and_(_inv.c.id == take.c.id, ANSWERABLE_ROW,
                        or_(_inv.c.expires_at.is_(None),
-                           _inv.c.expires_at > bindparam("answer_now", type_=DateTime())),
+                           _inv.c.expires_at > bindparam("answer_now", type_=_inv.c.expires_at.type)),
                        exists(select(guard.c[0]))))
-           .values(status=Status.ANSWERED, answered_at=bindparam("answered_at", type_=DateTime()))
-           .returning(_inv.c.id).cte("won"))
+           .values(status=constant(Status.ANSWERED.value),
+                   answered_at=bindparam("answer_now", type_=_inv.c.expires_at.type))
+           .returning(_inv.c.id).cte("w"))
+    anonymous = take.c.anonymous
+
+    def linked(column):
+        return case((anonymous, null()), else_=column)
+
     columns = Response.__table__.c
-    stored = (insert(Response.__table__).from_select(
-        [c.name for c in columns],
-        select(*(bindparam(f"response_{c.name}", type_=c.type) for c in columns)).select_from(won))
-        .returning(columns.id).cte("stored"))
+    values = {
+        "id": bindparam("response_id", type_=columns.id.type), "survey_id": take.c.survey_id,
+        "metric": take.c.metric, "score": take.c.score, "reason": null(), "recording_url": null(),
+        "anonymous": anonymous, "channel": bindparam("answer_channel", type_=columns.channel.type),
+        "interaction_type": take.c.interaction_type, "agent_id": take.c.agent_id,
+        "team": take.c.team, "queue": take.c.queue, "locale": take.c.locale,
+        "answered_at": case((anonymous, bindparam("answer_today", type_=columns.answered_at.type)),
+                            else_=bindparam("answer_now", type_=columns.answered_at.type)),
+        "invitation_id": linked(take.c.id), "interaction_id": linked(take.c.interaction_id),
+        "customer_id": linked(take.c.customer_id),
+    }
+    stored = (insert(Response.__table__)
+              .from_select(list(values), select(*values.values()).select_from(
+                  take.join(won, won.c.id == take.c.id)))
+              .returning(columns.id, columns.anonymous).cte("r"))
     return won, stored
 
 
-def answer_parameters(target, answer: Answer, anonymous: bool, now: datetime) -> tuple[dict, dict]:
-    """The parameters of answer_ctes() and the response's values."""
-    values = build_response(target, answer, anonymous, now)
-    params = {f"response_{name}": value for name, value in values.items()}
-    params.update(answer_id=target.id, answer_now=now, answered_at=now)
-    return params, values
+def answer_parameters(channel: str, now: datetime) -> dict:
+    """The parameters of answer_ctes(), with a fresh response id."""
+    return {"response_id": new_response_id(), "answer_channel": channel, "answer_now": now,
+            "answer_today": day_of(now)}
+
+
+def day_of(moment: datetime) -> datetime:
+    """The time an anonymous answer keeps: only its day (DESIGN 5)."""
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def state_error(connection, invitation_id: int, now: datetime) -> AnswerError:
@@ -210,7 +236,7 @@ def build_response(target, answer: Answer, anonymous: bool, now: datetime) -> di
         "anonymous": anonymous, "channel": answer.channel,
         "interaction_type": target.interaction_type, "agent_id": target.agent_id,
         "team": target.team, "queue": target.queue, "locale": target.locale,
-        "answered_at": now if linked else now.replace(hour=0, minute=0, second=0, microsecond=0),
+        "answered_at": now if linked else day_of(now),
         "invitation_id": target.id if linked else None,
         "interaction_id": target.interaction_id if linked else None,
         "customer_id": target.customer_id if linked else None,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from flask import Blueprint, Response, abort, request
 from twilio.twiml.messaging_response import MessagingResponse
 
@@ -14,15 +16,21 @@ bp = Blueprint("twilio_sms", __name__, url_prefix="/twilio/sms")
 
 
 def twiml(response) -> Response:
-    return Response(str(response), status=200, content_type="text/xml; charset=utf-8")
+    """An HTTP answer from TwiML, given as a string or a twilio.twiml object."""
+    body = response if isinstance(response, str) else str(response)
+    return Response(body, status=200, content_type="text/xml; charset=utf-8")
 
 
-def messaging(text: str | None) -> MessagingResponse:
-    """A TwiML answer with one message, or an empty one (Twilio then sends nothing)."""
+@lru_cache(maxsize=512)
+def messaging(text: str | None) -> str:
+    """A TwiML answer with one message, or an empty one (Twilio then sends nothing).
+
+    Kept per text: replies come from a small set of catalog and survey texts.
+    """
     response = MessagingResponse()
     if text:
         response.message(text)
-    return response
+    return str(response)
 
 
 @bp.post("")

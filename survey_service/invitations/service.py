@@ -9,7 +9,7 @@ import random
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, case, delete, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, lambda_stmt, or_, select, update
 
 from survey_service.db import utcnow
 from survey_service.extensions import db
@@ -112,7 +112,7 @@ def _of_row(table, column: str, key):
 
 # queued -> sending; its RETURNING also reads the survey and agent fields through subqueries, so a
 # send loads what its message needs in the statement that claims the row.
-_CLAIM = (
+_claim = (
     update(_inv)
     .where(and_(_inv.c.id == bindparam("claim_id"), _inv.c.status == Status.QUEUED))
     .values(status=Status.SENDING, sending_at=bindparam("claim_now"),
@@ -120,11 +120,12 @@ _CLAIM = (
     .returning(_inv.c.id, _inv.c.channel, _inv.c.address, _inv.c.locale, _inv.c.incentive_offered,
                *(_of_row(Survey.__table__, name, _inv.c.survey_id) for name in _SURVEY_FIELDS),
                _of_row(Interaction.__table__, "agent_name", _inv.c.interaction_id)))
+_CLAIM = lambda_stmt(lambda: _claim)  # cached on the lambda: no per-call walk of the statement
 
 # sending -> sent; a row a callback already moved on keeps its status, and gets provider_id, sent_at
 # and expiry only while provider_id is empty: who carried it is still recorded, the status never goes back.
 _sending = _inv.c.status == Status.SENDING
-_MARK_SENT = (
+_mark_sent = (
     update(_inv)
     .where(and_(_inv.c.id == bindparam("sent_id"), or_(_sending, _inv.c.provider_id.is_(None))))
     .values(status=case((_sending, Status.SENT), else_=_inv.c.status),
@@ -132,6 +133,7 @@ _MARK_SENT = (
             expires_at=func.coalesce(bindparam("sent_expires_at", type_=_inv.c.expires_at.type),
                                      _inv.c.expires_at))
     .returning(_inv.c.status))
+_MARK_SENT = lambda_stmt(lambda: _mark_sent)
 
 
 def claim_for_send(invitation_id: int, now: datetime | None = None) -> Claim | None:

@@ -227,3 +227,57 @@ def test_closed_reason_window_forgets_the_answer_link(app, client, admin, sms_su
         assert (conv.state, conv.response_id, conv.open_until) == ("closed", None, None)
     assert reply("too late for a reason") is not None
     assert _responses(app)[0].reason is None
+
+
+def test_score_stored_as_record_answer_would_store_it(app, client, admin, sms_surveys, twilio_api,
+                                                      reply):
+    """The one-statement SMS path (PostgreSQL) and record_answer (SQLite) store the same row."""
+    from survey_service.answers.service import Answer, build_response, target_of
+
+    inv_id = sent_invitation(app, client, admin, locale="en")
+    reply("4")
+    [row] = _responses(app)
+    with app.app_context():
+        inv = db.session.get(Invitation, inv_id)
+        expected = build_response(target_of(inv), Answer(score=4, channel="sms"), False,
+                                  row.answered_at)
+    stored = {column: getattr(row, column) for column in expected}
+    assert stored == {**expected, "id": row.id}
+    assert expected["agent_id"] and expected["locale"] == "en" and expected["interaction_id"]
+
+
+def test_score_racing_another_answer_is_refused_and_records_nothing(app, client, admin, sms_surveys,
+                                                                   twilio_api, reply):
+    """Another answer lands while the SMS is read and written: the invitation keeps one answer."""
+    import threading
+    import time
+
+    from sqlalchemy import update
+
+    inv_id = sent_invitation(app, client, admin, locale="en")
+    with app.app_context():
+        other = db.engine.connect()
+        transaction = other.begin()
+        other.execute(update(Invitation).where(Invitation.id == inv_id)
+                      .values(status="answered", answered_at=utcnow()))  # locked, not committed
+        answers = []
+        texting = threading.Thread(target=lambda: answers.append(reply("4")))
+        texting.start()
+        time.sleep(0.5)  # the reply has read the invitation as open and waits on its row
+        assert texting.is_alive()
+        transaction.commit()
+        other.close()
+        texting.join(timeout=30)
+    assert answers == ["Your answer has already been recorded. Thank you!"]
+    assert _responses(app) == [] and _status(app, inv_id) == "answered"
+
+
+def test_sms_score_statement_stays_within_psycopg_parse_cache():
+    """psycopg keeps the parsed form of statements up to 4 kB; a longer one is parsed every time."""
+    from psycopg import _queries
+    from sqlalchemy.dialects.postgresql import psycopg
+
+    from survey_service.answers.conversations import _sms_score_pg
+
+    sql = str(_sms_score_pg.compile(dialect=psycopg.dialect())).encode()
+    assert len(sql) <= _queries.MAX_CACHED_STATEMENT_LENGTH
