@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from datetime import datetime
 from functools import wraps
 
-from flask import g, request
+from flask import current_app, g, request
 from flask_smorest import abort
 from sqlalchemy import JSON, Row, String, bindparam, lambda_stmt, select
 from sqlalchemy.orm import Mapped, mapped_column
@@ -62,6 +63,7 @@ def revoke_key(key_id: int) -> bool:
     if row is None or row.revoked_at is not None:
         return False
     row.revoked_at = utcnow()
+    _live_keys.pop(row.key_hash, None)
     return True
 
 
@@ -71,15 +73,32 @@ _key_by_hash = (select(ApiKey.id, ApiKey.name, ApiKey.scopes, ApiKey.agent_id, A
 _KEY_BY_HASH = lambda_stmt(lambda: _key_by_hash)  # cached on the lambda, not re-keyed per call
 
 
+# Live keys by hash, each trusted for API_KEY_CACHE_SECONDS: looking the key up is otherwise a round
+# trip on every API call. A revocation takes effect at once in the process that makes it, and within
+# that time in the others. Unknown and revoked keys are never kept.
+_live_keys: dict[str, tuple[float, Row]] = {}
+_LIVE_KEYS_MAX = 1024
+
+
 def key_from_request() -> Row | None:
     """The live key named by the Authorization header, if any (id, name, scopes, agent_id)."""
     header = request.headers.get("Authorization", "")
     scheme, _, clear = header.partition(" ")
     if scheme.lower() != "bearer" or not clear.strip():
         return None
-    row = unit_connection().execute(_KEY_BY_HASH, {"key_hash": hash_secret(clear.strip())}).first()
+    digest, now = hash_secret(clear.strip()), time.monotonic()
+    known = _live_keys.get(digest)
+    if known is not None and known[0] > now:
+        return known[1]
+    row = unit_connection().execute(_KEY_BY_HASH, {"key_hash": digest}).first()
     if row is None or row.revoked_at is not None:
+        _live_keys.pop(digest, None)
         return None
+    seconds = current_app.config["API_KEY_CACHE_SECONDS"]
+    if seconds > 0:
+        if len(_live_keys) >= _LIVE_KEYS_MAX:
+            _live_keys.clear()
+        _live_keys[digest] = (now + seconds, row)
     return row
 
 

@@ -40,6 +40,7 @@ class Defaults:
     RETRY_BACKOFF_MAX = 600.0
     SWEEP_BATCH = 500
     SMS_REASON_WINDOW_SECONDS = 3600
+    API_KEY_CACHE_SECONDS = 10.0  # how long a process trusts a key it looked up; 0 looks up every call
 
 
 def _parse(name: str, raw: str):

@@ -85,6 +85,15 @@ def unit_connection():
     return connection
 
 
+def commit_session() -> None:
+    """Commit the request's session if it has one: work done on the unit connection opened none,
+    and creating a session only to commit nothing costs more than the statement it follows."""
+    from survey_service.extensions import db
+
+    if db.session.registry.has():
+        db.session.commit()
+
+
 def rollback_unit() -> None:
     """After a failed statement: roll back the session and reset the autocommit connection, if any."""
     from flask import g

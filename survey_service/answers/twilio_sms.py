@@ -9,6 +9,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from survey_service.answers.conversations import handle_sms
 from survey_service.answers.twilio_security import twilio_signed
+from survey_service.db import commit_session
 from survey_service.delivery.callbacks import apply_status, parse_error_code
 from survey_service.extensions import db
 
@@ -43,8 +44,7 @@ def inbound():
     if not sid or not phone:
         return twiml(messaging(None))
     reply = handle_sms(sid, phone, form.get("Body", ""))
-    if db.session().in_transaction():  # a score on PostgreSQL was its own statement, already committed
-        db.session.commit()
+    commit_session()  # a score on PostgreSQL was one statement on the unit connection
     return twiml(messaging(reply.text))
 
 

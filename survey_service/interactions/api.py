@@ -5,6 +5,7 @@ from flask_smorest import Blueprint, abort
 from marshmallow import ValidationError
 
 from survey_service.auth import require
+from survey_service.db import commit_session
 from survey_service.extensions import db
 from survey_service.interactions import service
 from survey_service.interactions.schemas import (
@@ -41,7 +42,7 @@ class Interactions(MethodView):
         except service.ConflictingReplay:
             db.session.rollback()
             abort(409, message=_conflict(data["external_id"]))
-        db.session.commit()
+        commit_session()  # on PostgreSQL the event was stored by one statement, already committed
         return result.body, 201 if result.created else 200
 
 
