@@ -1,4 +1,4 @@
-"""API keys: a process trusts a key it looked up for API_KEY_CACHE_SECONDS, never a revoked one it knows of."""
+"""API keys: a process trusts a looked-up key for API_KEY_CACHE_SECONDS, never a revoked one it knows."""
 
 from __future__ import annotations
 
