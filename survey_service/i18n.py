@@ -23,7 +23,17 @@ def parse_locale(raw: str) -> Locale:
         raise ValueError(f"'{raw}' is not a known locale") from exc
 
 
-@lru_cache(maxsize=1024)  # Babel reads its locale data from disk on every parse
+@lru_cache(maxsize=1024)  # Babel looks for its locale data on disk on every parse
+def is_known_locale(raw: str) -> bool:
+    """Whether Babel knows the tag (en, zh-Hans, zh-TW, ...)."""
+    try:
+        parse_locale(raw)
+    except ValueError:
+        return False
+    return True
+
+
+@lru_cache(maxsize=1024)
 def normalize_locale(raw: str | None) -> str:
     """Map any tag to the closest supported language: zh-TW -> zh-Hant, zh-CN -> zh-Hans, fr -> en."""
     if not raw:

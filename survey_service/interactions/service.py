@@ -6,8 +6,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import and_, bindparam, exists, func, insert, lambda_stmt, or_, select, true
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import JSON, and_, bindparam, column, exists, func, insert, lambda_stmt, or_, select, true
 from sqlalchemy.exc import IntegrityError
 
 from survey_service.db import rollback_unit, unit_connection, utcnow
@@ -156,11 +155,13 @@ _INSERT_INVITATIONS = insert(_inv).returning(_inv.c.id, sort_by_parameter_order=
 _PLANNED = ("survey_id", "channel", "address", "status", "suppressed_reason", "due_at", "expires_at",
             "incentive_offered", "holdout")
 # PostgreSQL stores an event with its invitations in one statement: the interaction's INSERT as a
-# CTE, and one invitation per element of the parameter arrays (unnest), in survey order.
+# CTE, and one invitation per element of a JSON array of planned rows (json_to_recordset): one
+# parameter to send rather than an array per column.
 _new = insert(_int).values({c.name: bindparam(c.name, type_=c.type) for c in _int.c
                             if c.name != "id"}).returning(_int.c.id).cte("new_interaction")
-_planned = func.unnest(*(bindparam(f"planned_{name}", type_=ARRAY(_inv.c[name].type))
-                         for name in _PLANNED)).table_valued(*_PLANNED).render_derived(name="planned")
+_planned = func.json_to_recordset(bindparam("planned", type_=JSON)).table_valued(
+    *(column(name, _inv.c[name].type) for name in _PLANNED)).render_derived(name="planned",
+                                                                            with_types=True)
 _stored = (insert(_inv).from_select(
     ["interaction_id", "locale", "created_at", *_PLANNED],
     select(_new.c.id, bindparam("planned_locale", type_=_inv.c.locale.type),
@@ -232,11 +233,13 @@ def _store(connection, values: dict, locale: str | None, plans: list[tuple]) -> 
     """
     locale, now = locale or "en", values["created_at"]
     if connection.dialect.name == "postgresql":
-        params = {**values, "planned_locale": locale}
-        for name in _PLANNED:
-            params[f"planned_{name}"] = [getattr(plan, name) if name != "survey_id" else survey.id
-                                         for survey, plan in plans]
-        rows = connection.execute(_STORE_PG, params).all()
+        planned = [{"survey_id": survey.id, "channel": plan.channel, "address": plan.address,
+                    "status": plan.status, "suppressed_reason": plan.suppressed_reason,
+                    "due_at": _iso(plan.due_at), "expires_at": _iso(plan.expires_at),
+                    "incentive_offered": plan.incentive_offered, "holdout": plan.holdout}
+                   for survey, plan in plans]
+        rows = connection.execute(_STORE_PG, {**values, "planned_locale": locale,
+                                              "planned": planned}).all()
         by_survey = {row.survey_id: row.invitation_id for row in rows}
         return [by_survey[survey.id] for survey, _ in plans]
     interaction_id = connection.execute(_INSERT_INTERACTION, values).scalar_one()
