@@ -40,7 +40,7 @@ from survey_service.answers.parsing import (
     read_keypress,
     score_words,
 )
-from survey_service.db import constant, unit_connection, utcnow
+from survey_service.db import DriverStatement, constant, unit_connection, utcnow
 from survey_service.extensions import db
 from survey_service.i18n import gettext, normalize_locale, survey_text
 from survey_service.interactions.models import Interaction
@@ -221,7 +221,7 @@ _sms_score_pg = (
     .select_from(select(constant(1).label("one")).subquery("one")
                  .outerjoin(_target, true()).outerjoin(_stored, true()))
     .add_cte(_opened))
-_SMS_SCORE_PG = lambda_stmt(lambda: _sms_score_pg)
+_SMS_SCORE_PG = DriverStatement(_sms_score_pg)
 
 
 def newest_open(phone: str, now: datetime):
@@ -318,10 +318,10 @@ def _sms_score(message_sid: str, phone: str, words: ScoreWords, now: datetime):
     open_until = now + timedelta(seconds=current_app.config["SMS_REASON_WINDOW_SECONDS"])
     connection = unit_connection()
     if connection.dialect.name == "postgresql":
-        row = connection.execute(_SMS_SCORE_PG, {
+        row = _SMS_SCORE_PG.one(connection, {
             **service.answer_parameters("sms", now), "phone": phone, "now": now,
             "number": words.number, "yes_no": words.yes_no, "asked_anonymous": words.anonymous,
-            "message_sid": message_sid, "conv_open_until": open_until}).one()
+            "message_sid": message_sid, "conv_open_until": open_until})
         if row.id is None or not row.took:
             return None, (row if row.id is not None else None)
         locale = normalize_locale(row.locale)

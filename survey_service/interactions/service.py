@@ -6,10 +6,10 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import JSON, and_, bindparam, column, exists, func, insert, lambda_stmt, or_, select, true
+from sqlalchemy import JSON, and_, bindparam, column, exists, func, insert, or_, select, true
 from sqlalchemy.exc import IntegrityError
 
-from survey_service.db import rollback_unit, unit_connection, utcnow
+from survey_service.db import DriverStatement, constant, rollback_unit, unit_connection, utcnow
 from survey_service.extensions import db
 from survey_service.interactions.models import Interaction
 from survey_service.invitations.models import Invitation, OptOut, Status
@@ -163,16 +163,14 @@ _planned = func.json_to_recordset(bindparam("planned", type_=JSON)).table_valued
     *(column(name, _inv.c[name].type) for name in _PLANNED)).render_derived(name="planned",
                                                                             with_types=True)
 _stored = (insert(_inv).from_select(
-    ["interaction_id", "locale", "created_at", *_PLANNED],
+    ["interaction_id", "locale", "created_at", "attempts", "reminders_sent", *_PLANNED],
     select(_new.c.id, bindparam("planned_locale", type_=_inv.c.locale.type),
-           bindparam("created_at", type_=_inv.c.created_at.type),
+           bindparam("created_at", type_=_inv.c.created_at.type), constant(0), constant(0),
            *(_planned.c[name] for name in _PLANNED)).select_from(_new).join(_planned, true()))
     .returning(_inv.c.id, _inv.c.survey_id).cte("stored"))
 _store_pg = (select(_new.c.id, _stored.c.id.label("invitation_id"), _stored.c.survey_id)
              .select_from(_new.outerjoin(_stored, true())))
-# Run through lambda_stmt: SQLAlchemy keys its compiled-statement cache on the lambda's code
-# instead of walking the whole statement on every call (tens of microseconds for the big ones).
-_STORE_PG = lambda_stmt(lambda: _store_pg)
+_STORE_PG = DriverStatement(_store_pg)
 
 _who = {"customer_id": bindparam("who_id", type_=_int.c.customer_id.type),
         "phone": bindparam("who_phone", type_=_int.c.customer_phone.type),
@@ -200,7 +198,7 @@ _planning = (select(_srv.c.id, _srv.c.key, _srv.c.interaction_types, _srv.c.chan
              .select_from(_srv.outerjoin(_last_invited, _last_invited.c.survey_id == _srv.c.id))
              .where(and_(_srv.c.active.is_(True), _srv.c.respondent == "customer"))
              .order_by(_srv.c.id))
-_PLANNING = lambda_stmt(lambda: _planning)
+_PLANNING = DriverStatement(_planning)
 
 
 def _plan_invitations(connection, v: dict) -> list[tuple]:
@@ -208,9 +206,8 @@ def _plan_invitations(connection, v: dict) -> list[tuple]:
     now = v["created_at"]
     contact = Contact(phone=v["customer_phone"], email=v["customer_email"],
                       locale=v["customer_locale"], timezone=v["customer_timezone"])
-    rows = connection.execute(_PLANNING, {
-        "who_id": v["customer_id"], "who_phone": v["customer_phone"],
-        "who_email": v["customer_email"]}).all()
+    rows = _PLANNING.rows(connection, {"who_id": v["customer_id"], "who_phone": v["customer_phone"],
+                                       "who_email": v["customer_email"]})
     surveys = [r for r in rows if v["type"] in (r.interaction_types or [])]
     if not surveys:
         return []
@@ -238,8 +235,7 @@ def _store(connection, values: dict, locale: str | None, plans: list[tuple]) -> 
                     "due_at": _iso(plan.due_at), "expires_at": _iso(plan.expires_at),
                     "incentive_offered": plan.incentive_offered, "holdout": plan.holdout}
                    for survey, plan in plans]
-        rows = connection.execute(_STORE_PG, {**values, "planned_locale": locale,
-                                              "planned": planned}).all()
+        rows = _STORE_PG.rows(connection, {**values, "planned_locale": locale, "planned": planned})
         by_survey = {row.survey_id: row.invitation_id for row in rows}
         return [by_survey[survey.id] for survey, _ in plans]
     interaction_id = connection.execute(_INSERT_INTERACTION, values).scalar_one()
