@@ -126,18 +126,32 @@ def unit_connection():
     itself, without the BEGIN and COMMIT round trips of a transaction. Elsewhere (SQLite) it is the
     session's connection, and the caller commits as usual.
     """
-    from flask import g
+    from flask import current_app, g
 
     from survey_service.extensions import db
 
     connection = g.get("unit_connection")
     if connection is not None:
         return connection
-    engine = db.engine
-    if engine.dialect.name != "postgresql":
+    engine = current_app.extensions.get("unit_engine")
+    if engine is None:
+        engine = current_app.extensions["unit_engine"] = _unit_engine(
+            db.engine, current_app.config["SQLALCHEMY_ENGINE_OPTIONS"])
+    if engine is False:
         return db.session.connection()
-    connection = g.unit_connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    connection = g.unit_connection = engine.connect()
     return connection
+
+
+def _unit_engine(main, options: dict):
+    """PostgreSQL: a pool of connections that stay in autocommit (no switching on every checkout and
+    no rollback on every return). False for other databases, which use the session's connection."""
+    from sqlalchemy import create_engine
+
+    if main.dialect.name != "postgresql":
+        return False
+    return create_engine(main.url, **options, isolation_level="AUTOCOMMIT",
+                         pool_reset_on_return=None)
 
 
 def commit_session() -> None:
