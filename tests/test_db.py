@@ -29,11 +29,11 @@ def test_driver_statements_raise_what_sqlalchemy_raises(app):
     table = InboundMessage.__table__
     statement = DriverStatement(insert(table).values(
         message_sid=bindparam("sid", type_=table.c.message_sid.type),
-        received_at=bindparam("at", type_=table.c.received_at.type)).returning(table.c.id))
+        received_at=bindparam("at", type_=table.c.received_at.type)).returning(table.c.message_sid))
     with app.app_context():
         connection = unit_connection()
         values = {"sid": "SMtwice", "at": utcnow()}
         [row] = statement.rows(connection, values)
-        assert row.id
+        assert row.message_sid == "SMtwice"
         with pytest.raises(IntegrityError):
             statement.rows(connection, values)

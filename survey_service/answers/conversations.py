@@ -198,7 +198,8 @@ _fresh = (pg_insert(_msg).from_select(
     ["message_sid", "received_at"],
     select(bindparam("message_sid", type_=_msg.c.message_sid.type),
            bindparam("answer_now", type_=_msg.c.received_at.type)).select_from(_take))
-    .on_conflict_do_nothing(index_elements=["message_sid"]).returning(_msg.c.id).cte("f"))
+    .on_conflict_do_nothing(index_elements=["message_sid"]).returning(_msg.c.message_sid)
+    .cte("f"))
 _won, _stored = service.answer_ctes(_take, _fresh)
 _reason_row = pg_insert(_conv).from_select(
     ["invitation_id", "channel", "state", "reprompts", "wants_anonymous", "response_id", "open_until",
@@ -216,7 +217,7 @@ _opened = (_reason_row.on_conflict_do_update(
 _sms_score_pg = (
     select(_target.c.id, _target.c.locale, _target.c.scale_min, _target.c.scale_max,
            _target.c.anonymity, _target.c.texts, exists(select(_take.c.id)).label("took"),
-           exists(select(_fresh.c.id)).label("fresh"), _stored.c.id.label("response_id"),
+           exists(select(_fresh.c.message_sid)).label("fresh"), _stored.c.id.label("response_id"),
            _stored.c.anonymous.label("stored_anonymous"))
     .select_from(select(constant(1).label("one")).subquery("one")
                  .outerjoin(_target, true()).outerjoin(_stored, true()))

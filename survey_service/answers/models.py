@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from survey_service.db import Base, utcnow
@@ -47,8 +47,8 @@ class InboundMessage(Base):
 
     __tablename__ = "inbound_messages"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    message_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    # Twilio's id is the key: one index to keep up on every inbound text, not a surrogate's too.
+    message_sid: Mapped[str] = mapped_column(String(64), primary_key=True)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -60,11 +60,15 @@ class Conversation(Base):
     """
 
     __tablename__ = "conversations"
+    # Only calls have a CallSid: SMS conversations stay out of its index.
+    __table_args__ = (Index("ix_conversations_call_sid", "call_sid",
+                            postgresql_where=text("call_sid IS NOT NULL"),
+                            sqlite_where=text("call_sid IS NOT NULL")),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     invitation_id: Mapped[int] = mapped_column(ForeignKey("invitations.id"), unique=True)
     channel: Mapped[str] = mapped_column(String(16))
-    call_sid: Mapped[str | None] = mapped_column(String(64), index=True)
+    call_sid: Mapped[str | None] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(16), default="score")
     reprompts: Mapped[int] = mapped_column(default=0)
     wants_anonymous: Mapped[bool] = mapped_column(default=False)
