@@ -18,7 +18,8 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 bench: $(STAMP)
-	$(PY) bench/run_all.py
+	$(PY) bench/http_bench.py
+	$(PY) bench/send_bench.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -59,6 +59,37 @@ def open_sms_invitations(n: int, round_: int = 0) -> list[str]:
     return phones
 
 
+def answered_history(n: int) -> None:
+    """n SMS invitations already answered, with their responses, conversations and inbound texts.
+
+    A running service has these; without them the answer path would be measured against empty
+    tables, whose plans (a scan of a table with no rows yet) PostgreSQL keeps while they fill up.
+    """
+    from survey_service.answers.models import Conversation, InboundMessage, Response
+    from survey_service.answers.service import new_response_id
+    from survey_service.invitations.models import Invitation
+
+    phones = open_sms_invitations(n, round_=90)
+    now = utcnow()
+    with app().app_context():
+        rows = db.session.execute(select(Invitation.id, Invitation.survey_id, Invitation.interaction_id)
+                                  .where(Invitation.address.in_(phones))).all()
+        db.session.execute(Invitation.__table__.update()
+                           .where(Invitation.address.in_(phones))
+                           .values(status="answered", answered_at=now))
+        responses = [{"id": new_response_id(), "survey_id": survey_id, "metric": "csat",
+                      "score": 1 + i % 5, "anonymous": False, "channel": "sms", "locale": "en",
+                      "answered_at": now, "invitation_id": inv_id, "interaction_id": interaction_id}
+                     for i, (inv_id, survey_id, interaction_id) in enumerate(rows)]
+        db.session.execute(insert(Response), responses)
+        db.session.execute(insert(Conversation), [
+            {"invitation_id": r["invitation_id"], "channel": "sms", "state": "closed",
+             "reprompts": 0, "wants_anonymous": False, "created_at": now} for r in responses])
+        db.session.execute(insert(InboundMessage), [
+            {"message_sid": f"SMhistory{i:024d}", "received_at": now} for i in range(2 * n)])
+        db.session.commit()
+
+
 def queued_sms_invitations(n: int, source: str, area: str = "628") -> list[int]:
     """n csat-call SMS invitations in `queued`, each to its own number, as the sweep leaves them."""
     from survey_service.interactions.models import Interaction

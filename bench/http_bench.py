@@ -4,7 +4,8 @@ Measures, against the same database server: the baseline (a minimal Flask app do
 request), POST /api/v1/interactions, and signed inbound SMS answers (POST /twilio/sms). Prints req/s,
 p50/p99 latency and server CPU ms per request, with each throughput as a ratio of the baseline's.
 The three are measured in turn, round after round, each round with fresh events and fresh open
-invitations; the summary gives the median ratio, since one baseline run can swing by a tenth.
+invitations, from vacuumed and analysed tables; the summary gives the median ratio, since one
+run can swing by a tenth.
 
     .venv/bin/python bench/http_bench.py [--seconds 10] [--rounds 3]
 """
@@ -45,17 +46,19 @@ def write_script(folder: str, name: str, items: list[dict], headers: dict) -> st
     return lua_post(os.path.join(folder, f"{name}.lua"), lua, headers)
 
 
-def analyze(url: str) -> None:
-    """Fresh planner statistics, as autovacuum keeps them within a minute on a running database.
+def settle(*urls: str) -> None:
+    """VACUUM ANALYZE, so a measurement starts from the steady state autovacuum keeps a database in.
 
-    Each round adds thousands of rows in seconds: without this, plans made for the empty tables of
-    the first round (a sequential scan of invitations in the throttle look-up) would be measured.
+    The fixtures and the rounds add and update tens of thousands of rows in seconds: without this,
+    plans made for empty tables (a sequential scan of invitations in the throttle look-up) and
+    autovacuum catching up in the middle of a run would be measured instead of the path.
     """
     import psycopg
 
-    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://", 1),
-                         autocommit=True) as connection:
-        connection.execute("ANALYZE")
+    for url in urls:
+        with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://", 1),
+                             autocommit=True) as connection:
+            connection.execute("VACUUM ANALYZE")
 
 
 BASELINE, INTAKE, SMS = "baseline (1 INSERT)", "POST /api/v1/interactions", "POST /twilio/sms (answer)"
@@ -86,9 +89,10 @@ def main() -> None:
                "SURVEY_PUBLIC_BASE_URL": "https://surveys.example.com",
                "SURVEY_TWILIO_AUTH_TOKEN": "bench-token", "SURVEY_TWILIO_ACCOUNT_SID": "ACbench"}
         os.environ.update(env)
-        from bench.fixtures import prepare_service, sms_requests
+        from bench.fixtures import answered_history, prepare_service, sms_requests
 
         key = prepare_service()
+        answered_history(N_BODIES // 2)
         intake_headers = {**json_headers, "Authorization": f"Bearer {key}"}
         scripts = []
         for n in range(args.rounds):
@@ -103,11 +107,11 @@ def main() -> None:
         with (gunicorn("bench.baseline_app:app", {"SURVEY_DATABASE_URL": base_url}) as baseline,
               gunicorn("survey_service:create_app()", env) as service):
             for n, script in enumerate(scripts):
-                analyze(service_url)
                 rows = {}
                 for name, (url, pids), path in ((BASELINE, baseline, "/insert"),
                                                 (INTAKE, service, "/api/v1/interactions"),
                                                 (SMS, service, "/twilio/sms")):
+                    settle(base_url, service_url)
                     rows[name] = measure(url, pids, path, script[name], args.seconds)
                 rounds.append(rows)
                 report(f"Round {n + 1} of {args.rounds}: PostgreSQL, gunicorn -w 2, wrk -t1 -c8 "
