@@ -1,7 +1,8 @@
 """SMS and voice conversations: score first, then an optional reason and anonymity choice.
 
-Every score goes through answers.service.record_answer. The conversation row keeps the link to
-the stored response only while the reason step is open, so anonymous answers become unlinkable.
+Every score goes through answers.service: record_answer, or on PostgreSQL its one-statement form
+(answer_ctes) for the common SMS reply. The conversation row keeps the link to the stored response
+only while the reason step is open, so anonymous answers become unlinkable.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Record an answer: the one function every answer path (web, JSON, SMS, IVR) goes through."""
+"""Record an answer, once: record_answer for every path, and answer_ctes for the same writes in one
+PostgreSQL statement (an SMS score). Both answer the invitation with the same conditional UPDATE."""
 
 from __future__ import annotations
 
