@@ -96,10 +96,10 @@ class DriverStatement:
 
     def rows(self, connection, params: dict) -> list:
         """Run it; rows with attribute access by column name. Other databases run it the usual way."""
-        from psycopg.rows import namedtuple_row
-
         if connection.dialect.driver != "psycopg":
             return connection.execute(self.statement, params).all()
+        from psycopg.rows import namedtuple_row
+
         if self._sql is None:
             self.compile(connection.dialect)
         values = self._compiled.construct_params(params)
@@ -122,9 +122,9 @@ class DriverStatement:
 def unit_connection():
     """The connection for a unit of work that is a single statement.
 
-    On PostgreSQL it is an autocommit connection kept for the app context: each statement commits
-    itself, without the BEGIN and COMMIT round trips of a transaction. Elsewhere (SQLite) it is the
-    session's connection, and the caller commits as usual.
+    On PostgreSQL it comes from a pool of autocommit connections and is kept for the app context:
+    each statement commits itself, without the BEGIN and COMMIT round trips of a transaction.
+    Elsewhere (SQLite) it is the session's connection, and the caller commits as usual.
     """
     from flask import current_app, g
 
