@@ -115,10 +115,9 @@ def _replay(existing: Interaction, digest: str) -> IntakeResult:
         return IntakeResult(interaction_body(existing), created=False)
     # The first body was stored before its invitations had ids: they are found by survey.
     ids = {inv.survey.key: inv.id for inv in existing.invitations}
-    body = dict(existing.first_body)
-    body["invitations"] = [{**item, "id": ids.get(item["survey"], item.get("id"))}
-                           for item in body["invitations"]]
-    body["invitations"] = [{"id": item.pop("id"), **item} for item in body["invitations"]]
+    body = {**existing.first_body, "invitations": [
+        {"id": ids.get(item["survey"], item.get("id")), **{k: v for k, v in item.items() if k != "id"}}
+        for item in existing.first_body["invitations"]]}
     return IntakeResult(body, created=False)
 
 
@@ -229,12 +228,11 @@ def _store(connection, values: dict, locale: str | None, plans: list[tuple]) -> 
     transaction. A replay raises IntegrityError and writes nothing.
     """
     locale, now = locale or "en", values["created_at"]
+    planned = [{name: survey.id if name == "survey_id" else getattr(plan, name) for name in _PLANNED}
+               for survey, plan in plans]
     if connection.dialect.name == "postgresql":
-        planned = [{"survey_id": survey.id, "channel": plan.channel, "address": plan.address,
-                    "status": plan.status, "suppressed_reason": plan.suppressed_reason,
-                    "due_at": _iso(plan.due_at), "expires_at": _iso(plan.expires_at),
-                    "incentive_offered": plan.incentive_offered, "holdout": plan.holdout}
-                   for survey, plan in plans]
+        for row in planned:  # JSON carries the times as ISO 8601; the recordset reads them back
+            row["due_at"], row["expires_at"] = _iso(row["due_at"]), _iso(row["expires_at"])
         rows = _STORE_PG.rows(connection, {**values, "planned_locale": locale, "planned": planned})
         by_survey = {row.survey_id: row.invitation_id for row in rows}
         return [by_survey[survey.id] for survey, _ in plans]
@@ -242,8 +240,5 @@ def _store(connection, values: dict, locale: str | None, plans: list[tuple]) -> 
     if not plans:
         return []
     return connection.execute(_INSERT_INVITATIONS, [
-        {"interaction_id": interaction_id, "survey_id": survey.id, "channel": plan.channel,
-         "address": plan.address, "locale": locale, "status": plan.status,
-         "suppressed_reason": plan.suppressed_reason, "due_at": plan.due_at,
-         "expires_at": plan.expires_at, "incentive_offered": plan.incentive_offered,
-         "holdout": plan.holdout, "created_at": now} for survey, plan in plans]).scalars().all()
+        {**row, "interaction_id": interaction_id, "locale": locale, "created_at": now}
+        for row in planned]).scalars().all()
