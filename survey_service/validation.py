@@ -8,7 +8,7 @@ from zoneinfo import available_timezones
 
 from marshmallow import ValidationError
 
-from survey_service.i18n import is_known_locale
+from survey_service.i18n import is_known_locale, parse_locale
 
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
@@ -26,8 +26,12 @@ def validate_timezone(value: str) -> None:
 
 def validate_locale(value: str) -> None:
     """A language tag Babel knows, such as en, zh-Hans or zh-TW."""
-    if not is_known_locale(value):
-        raise ValidationError(f"'{value}' is not a known locale")
+    if is_known_locale(value):
+        return
+    try:
+        parse_locale(value)  # for its message, which names what is wrong
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from exc
 
 
 def validate_clock(value: str) -> None:
