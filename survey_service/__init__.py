@@ -30,6 +30,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     extensions.csrf.init_app(app)
     extensions.limiter.init_app(app)
     extensions.drop_unused_limiter_check(app)
+    extensions.limiter_hooks_only_where_used(app)
     app.session_interface = extensions.CookieSessionOnDemand()
     extensions.api.init_app(app)
     extensions.celery_init_app(app)

@@ -1,6 +1,9 @@
 """Extensions created unbound and attached in create_app()."""
 
+import functools
+
 from celery import Celery
+from flask.globals import request_ctx
 from flask.sessions import SecureCookieSessionInterface
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -24,7 +27,7 @@ class CookieSessionOnDemand(SecureCookieSessionInterface):
     """
 
     def open_session(self, app, request):
-        if app.config["SESSION_COOKIE_NAME"] not in request.cookies:
+        if "HTTP_COOKIE" not in request.environ or app.config["SESSION_COOKIE_NAME"] not in request.cookies:
             return self.session_class()
         return super().open_session(app, request)
 
@@ -39,6 +42,39 @@ def drop_unused_limiter_check(app) -> None:
         if limiter.limit_manager.default_limits or limiter.limit_manager.application_limits:
             return
     app.before_request_funcs[None].remove(limiter._check_request_limit)
+
+
+def limiter_hooks_only_where_used(app) -> None:
+    """Run Flask-Limiter's after-request and teardown hooks only for requests whose view checked a limit.
+
+    They add the X-RateLimit headers and reset the limiter's per-request state; a request that never
+    reached a limit (webhooks, exempt or unlimited views) has neither, so the hooks would only create
+    and clear that state.
+    """
+
+    def used() -> bool:
+        return hasattr(request_ctx._get_current_object(), "_limiter_request_context")
+
+    def only_if_used(hook):
+        @functools.wraps(hook)
+        def after(response):
+            return hook(response) if used() else response
+
+        return after
+
+    def release_if_used(hook):
+        @functools.wraps(hook)
+        def teardown(exc=None):
+            if used():
+                hook(exc)
+
+        return teardown
+
+    after_funcs, teardown_funcs = app.after_request_funcs[None], app.teardown_request_funcs[None]
+    for funcs, wrap in ((after_funcs, only_if_used), (teardown_funcs, release_if_used)):
+        for i, hook in enumerate(funcs):
+            if getattr(hook, "func", hook).__qualname__.startswith("Limiter."):
+                funcs[i] = wrap(hook)
 
 
 def celery_init_app(app) -> Celery:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import functools
+import hmac
 import logging
 
 from flask import abort, current_app, request
-from twilio.request_validator import RequestValidator, compare
+from twilio.request_validator import RequestValidator
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +27,9 @@ def signature_ok() -> bool:
         return False
     validator, url = RequestValidator(token), public_url()
     # Twilio signs the URL as configured, so one HMAC settles the usual request; validate() also
-    # tries the URL with and without its port, and the other signing algorithms.
-    if compare(validator.compute_signature(url, request.form), signature):
+    # tries the URL with and without its port, and the other signing algorithms. compare_digest is
+    # the constant-time comparison, in C.
+    if hmac.compare_digest(validator.compute_signature(url, request.form).encode(), signature.encode()):
         return True
     return validator.validate(url, request.form, signature)
 

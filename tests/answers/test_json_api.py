@@ -115,9 +115,12 @@ def test_concurrent_answers_record_one(client, sent, app):
 def test_answers_are_rate_limited_per_token(client, sent, app):
     token, _ = sent()
     limit = int(app.config["ANSWER_RATE_LIMIT_TOKEN"].split()[0])
-    codes = [client.post(URL, json={"token": token, "score": 99}).status_code
-             for _ in range(limit + 1)]
-    assert codes[:limit] == [422] * limit
-    assert codes[-1] == 429
+    answers = [client.post(URL, json={"token": token, "score": 99}) for _ in range(limit + 1)]
+    assert [a.status_code for a in answers[:limit]] == [422] * limit
+    assert answers[-1].status_code == 429
+    # Clients see their budget on every limited answer, and when to come back once it is spent.
+    assert answers[0].headers["X-RateLimit-Limit"] == str(limit)
+    assert answers[0].headers["X-RateLimit-Remaining"] == str(limit - 1)
+    assert int(answers[-1].headers["Retry-After"]) > 0
     other, _ = sent(external_id="call-2")
     assert client.post(URL, json={"token": other, "score": 3}).status_code == 201

@@ -24,7 +24,7 @@ def test_signed_reply_is_taken(app, client, admin, sms_surveys, twilio_api, webh
     assert res.status_code == 200 and res.content_type.startswith("text/xml")
 
 
-@pytest.mark.parametrize("signature", ["", "bm90IGEgc2lnbmF0dXJl", None])
+@pytest.mark.parametrize("signature", ["", "bm90IGEgc2lnbmF0dXJl", "s\u00efgn\u00e9", None])
 def test_missing_or_forged_signature_is_403(app, client, admin, sms_surveys, twilio_api, signature):
     sent_invitation(app, client, admin)
     headers = {} if signature is None else {"X-Twilio-Signature": signature}
