@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import func, select
+from werkzeug.datastructures import MultiDict
 
 from survey_service.answers.models import InboundMessage, Response
 from survey_service.extensions import db
@@ -88,3 +89,15 @@ def test_without_an_auth_token_every_webhook_is_refused(app, client):
     res = client.post("/twilio/sms", data=form,
                       headers={"X-Twilio-Signature": sign(f"{PUBLIC}/twilio/sms", form)})
     assert res.status_code == 403
+
+
+def test_a_repeated_parameter_is_signed_with_all_its_values(app, client, twilio_api):
+    # Twilio signs each value of a repeated parameter (MMS media, for one): all must count.
+    form = MultiDict([("MessageSid", "SM" + "d" * 32), ("From", "+15550001111"), ("Body", "hi"),
+                      ("MediaUrl", "https://media.example/1"), ("MediaUrl", "https://media.example/2")])
+    good = sign(f"{PUBLIC}/twilio/sms", form)
+    assert good != sign(f"{PUBLIC}/twilio/sms", MultiDict(form.items()))  # the first value only
+    assert client.post("/twilio/sms", data=form, headers={"X-Twilio-Signature": good}).status_code == 200
+    one_value = sign(f"{PUBLIC}/twilio/sms", MultiDict(form.items()))
+    assert client.post("/twilio/sms", data=form,
+                       headers={"X-Twilio-Signature": one_value}).status_code == 403
