@@ -126,8 +126,14 @@ def sms_requests(n: int, round_: int = 0) -> list[dict] | None:
     url = flask_app.config["PUBLIC_BASE_URL"] + "/twilio/sms"
     out = []
     for i, phone in enumerate(open_sms_invitations(n, round_)):
-        params = {"MessageSid": f"SMin{round_:02d}{i:028d}", "AccountSid": "ACbench", "From": phone,
-                  "To": "+15005550006", "Body": str(1 + i % 5)}
+        sid = f"SMin{round_:02d}{i:028d}"
+        # The parameters Twilio posts for an inbound SMS: each one is parsed and signed.
+        params = {"ToCountry": "US", "ToState": "CA", "SmsMessageSid": sid, "NumMedia": "0",
+                  "ToCity": "SAN FRANCISCO", "FromZip": "", "SmsSid": sid, "FromState": "",
+                  "SmsStatus": "received", "FromCity": "", "Body": str(1 + i % 5), "FromCountry": "CN",
+                  "To": "+15005550006", "MessagingServiceSid": "MG" + "0" * 32, "ToZip": "94105",
+                  "NumSegments": "1", "MessageSid": sid, "AccountSid": "AC" + "0" * 32, "From": phone,
+                  "ApiVersion": "2010-04-01"}
         out.append({"path": "/twilio/sms", "body": urlencode(params),
                     "headers": {"X-Twilio-Signature": validator.compute_signature(url, params)}})
     return out
