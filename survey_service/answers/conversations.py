@@ -7,17 +7,21 @@ only while the reason step is open, so anonymous answers become unlinkable.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from flask import current_app
 from sqlalchemy import (
     Boolean,
     Integer,
+    Text,
     and_,
     bindparam,
     case,
+    cast,
     exists,
     false,
     func,
@@ -217,8 +221,9 @@ _opened = (_reason_row.on_conflict_do_update(
 # Nothing reads `opened` (o): add_cte() puts it in the WITH, and PostgreSQL runs every data-modifying CTE.
 _sms_score_pg = (
     select(_target.c.id, _target.c.locale, _target.c.scale_min, _target.c.scale_max,
-           _target.c.anonymity, _target.c.texts, exists(select(_take.c.id)).label("took"),
-           exists(select(_fresh.c.message_sid)).label("fresh"), _stored.c.id.label("response_id"),
+           _target.c.anonymity, cast(_target.c.texts, Text).label("texts"),
+           exists(select(_take.c.id)).label("took"), exists(select(_fresh.c.message_sid)).label("fresh"),
+           _stored.c.id.label("response_id"),
            _stored.c.anonymous.label("stored_anonymous"))
     .select_from(select(constant(1).label("one")).subquery("one")
                  .outerjoin(_target, true()).outerjoin(_stored, true()))
@@ -332,7 +337,8 @@ def _sms_score(message_sid: str, phone: str, words: ScoreWords, now: datetime):
         if row.response_id is None:
             error = service.state_error(connection, row.id, now)
             return SmsReply(gettext(f"sms_{_refusal(error)}", locale), locale), None
-        return SmsReply(_thanks(row, row.stored_anonymous, locale), locale), None
+        return SmsReply(_thanks(survey_texts(row.texts), row.anonymity, row.stored_anonymous, locale),
+                        locale), None
 
     row = newest_open(phone, now)
     if row is None:
@@ -358,15 +364,24 @@ def _sms_score(message_sid: str, phone: str, words: ScoreWords, now: datetime):
         connection.execute(_OPEN_REASON, {"conv_invitation_id": row.id,
                                           "conv_response_id": response.id,
                                           "conv_open_until": open_until})
-    return SmsReply(_thanks(row, response.anonymous, locale), locale), None
+    return SmsReply(_thanks(row.texts, row.anonymity, response.anonymous, locale), locale), None
 
 
-def _thanks(row, anonymous: bool, locale: str) -> str:
+@lru_cache(maxsize=256)
+def survey_texts(raw: str) -> dict:
+    """A survey's texts from their JSON, parsed once per version: every score's reply reads them.
+
+    The dict is shared between calls, so it is only read.
+    """
+    return json.loads(raw)
+
+
+def _thanks(texts: dict, anonymity: str, anonymous: bool, locale: str) -> str:
     """Thanks for the score, the survey's reason question, and the anonymity offer if it applies."""
-    prompt = (survey_text(row.texts, "reason_prompt", locale)
+    prompt = (survey_text(texts, "reason_prompt", locale)
               or gettext("default_reason_prompt", locale))
     text = f"{gettext('sms_thanks_short', locale)}{prompt}"
-    if row.anonymity == "optional" and not anonymous:
+    if anonymity == "optional" and not anonymous:
         text += gettext("sms_offer_anon", locale)
     return text
 

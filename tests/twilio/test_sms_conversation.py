@@ -281,3 +281,18 @@ def test_sms_score_statement_stays_within_psycopg_parse_cache():
 
     sql = str(_sms_score_pg.compile(dialect=psycopg.dialect())).encode()
     assert len(sql) <= _queries.MAX_CACHED_STATEMENT_LENGTH
+
+
+def test_thanks_asks_the_surveys_own_reason_question_as_last_edited(app, client, admin, sms_surveys,
+                                                                    twilio_api, reply):
+    def ask(question: str) -> None:
+        res = client.patch("/api/v1/surveys/csat-call", headers=admin,
+                           json={"texts": {"zh-Hans": {"reason_prompt": question}}})
+        assert res.status_code == 200, res.json
+
+    ask("哪里做得好?")
+    sent_invitation(app, client, admin)
+    assert "哪里做得好?" in reply("5")
+    ask("还有什么要告诉我们?")  # the next answer reads the edited survey, not a remembered one
+    sent_invitation(app, client, admin, external_id="call-2", phone="+8613800138001")
+    assert "还有什么要告诉我们?" in reply("4", phone="+8613800138001")
