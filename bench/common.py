@@ -45,8 +45,9 @@ def database(server, name: str) -> str:
     return server.get_uri(name).replace("postgresql://", "postgresql+psycopg://", 1)
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """utime + stime of the given processes, in seconds."""
+def cpu_seconds(pids: list[int], reaped_children: bool = False) -> float:
+    """utime + stime of the given processes, in seconds; with reaped_children, also the CPU of
+    their children that have exited (a server's finished backends)."""
     total = 0
     for pid in pids:
         try:
@@ -54,7 +55,16 @@ def cpu_seconds(pids: list[int]) -> float:
         except FileNotFoundError:
             continue
         total += int(fields[11]) + int(fields[12])
+        if reaped_children:
+            total += int(fields[13]) + int(fields[14])
     return total / CLK_TCK
+
+
+def postgres_cpu_seconds(server) -> float:
+    """CPU of a pgserver instance so far: its postmaster, live backends and exited ones."""
+    postmaster = int((Path(server.pgdata) / "postmaster.pid").read_text().split()[0])
+    return (cpu_seconds([postmaster], reaped_children=True)
+            + cpu_seconds(children(postmaster)))
 
 
 def children(pid: int) -> list[int]:
@@ -106,12 +116,20 @@ def _latency(out: str, pct: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def measure(base: str, pids: list[int], path: str, script: str, seconds: int) -> dict:
-    """wrk against one endpoint, with the server's CPU time per request."""
-    before = cpu_seconds(pids)
+def measure(base: str, pids: list[int], path: str, script: str, seconds: int, db=None) -> dict:
+    """wrk against one endpoint, with CPU time per request: the server's, the load generator's
+    and, given a pgserver instance as `db`, the database's (all share the machine's cores)."""
+    before, load_before = cpu_seconds(pids), os.times()
+    db_before = postgres_cpu_seconds(db) if db is not None else 0.0
     result = wrk(base + path, script, seconds=seconds)
-    used = cpu_seconds(pids) - before
-    result["cpu_ms_per_request"] = 1000 * used / max(1, result["requests"])
+    used, load_after = cpu_seconds(pids) - before, os.times()
+    per_request = 1000 / max(1, result["requests"])
+    result["cpu_ms_per_request"] = used * per_request
+    result["load_cpu_ms_per_request"] = per_request * (
+        load_after.children_user + load_after.children_system
+        - load_before.children_user - load_before.children_system)
+    if db is not None:
+        result["db_cpu_ms_per_request"] = (postgres_cpu_seconds(db) - db_before) * per_request
     return result
 
 
@@ -140,7 +158,11 @@ def report(title: str, rows: dict[str, dict], baseline: str) -> None:
     """Print a table of figures with each row's throughput as a ratio of the baseline's."""
     base_rps = rows[baseline]["rps"]
     print(f"\n{title}")
-    print(f"{'path':<28}{'req/s':>10}{'ratio':>8}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/req':>12}{'non-2xx':>9}")
+    print(f"{'path':<28}{'req/s':>10}{'ratio':>8}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/req':>12}"
+          f"{'DB ms':>8}{'wrk ms':>8}{'non-2xx':>9}")
     for name, r in rows.items():
+        db = r.get("db_cpu_ms_per_request")
         print(f"{name:<28}{r['rps']:>10.0f}{r['rps'] / base_rps:>8.2f}{r['p50_ms']:>9.2f}"
-              f"{r['p99_ms']:>9.2f}{r['cpu_ms_per_request']:>12.2f}{r['errors']:>9}")
+              f"{r['p99_ms']:>9.2f}{r['cpu_ms_per_request']:>12.2f}"
+              f"{'-' if db is None else f'{db:.2f}':>8}{r['load_cpu_ms_per_request']:>8.2f}"
+              f"{r['errors']:>9}")

@@ -112,17 +112,19 @@ def main() -> None:
                                                 (INTAKE, service, "/api/v1/interactions"),
                                                 (SMS, service, "/twilio/sms")):
                     settle(base_url, service_url)
-                    rows[name] = measure(url, pids, path, script[name], args.seconds)
+                    rows[name] = measure(url, pids, path, script[name], args.seconds, db=server)
                 rounds.append(rows)
                 report(f"Round {n + 1} of {args.rounds}: PostgreSQL, gunicorn -w 2, wrk -t1 -c8 "
                        "on loopback", rows, BASELINE)
         redis_server.shutdown()
     print(f"\nMedian over {args.rounds} round(s), throughput as a ratio of the baseline's:")
-    for name in (INTAKE, SMS):
+    for name in (BASELINE, INTAKE, SMS):
         ratios = [r[name]["rps"] / r[BASELINE]["rps"] for r in rounds]
-        cpu = statistics.median(r[name]["cpu_ms_per_request"] for r in rounds)
+        cpu = {part: statistics.median(r[name][f"{key}_ms_per_request"] for r in rounds)
+               for part, key in (("app", "cpu"), ("db", "db_cpu"), ("wrk", "load_cpu"))}
         print(f"  {name:<28}{statistics.median(ratios):>6.2f}   (rounds: "
-              f"{', '.join(f'{x:.2f}' for x in ratios)}; CPU {cpu:.2f} ms/request)")
+              f"{', '.join(f'{x:.2f}' for x in ratios)}; CPU ms/request: app {cpu['app']:.2f}, "
+              f"PostgreSQL {cpu['db']:.2f}, wrk {cpu['wrk']:.2f})")
 
 
 if __name__ == "__main__":
