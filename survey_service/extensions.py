@@ -32,49 +32,30 @@ class CookieSessionOnDemand(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
 
-def drop_unused_limiter_check(app) -> None:
-    """Skip Flask-Limiter's check before every request when no application-wide limit is set.
+def trim_limiter_hooks(app) -> None:
+    """Keep Flask-Limiter's per-request hooks off requests that never meet a limit.
 
-    Limits declared with @limiter.limit check themselves when their view runs, so only default and
-    application limits need the global hook, and without them it costs every request for nothing.
+    Every limit here is declared on its view (@limiter.limit), which checks itself when the view
+    runs: the global check before each request is only needed for default or application limits,
+    and the after-request and teardown hooks (X-RateLimit headers, per-request state) only act on
+    requests whose view checked a limit. Webhooks and unlimited views skip all three.
     """
     with app.app_context():
-        if limiter.limit_manager.default_limits or limiter.limit_manager.application_limits:
-            return
-    app.before_request_funcs[None].remove(limiter._check_request_limit)
+        if not (limiter.limit_manager.default_limits or limiter.limit_manager.application_limits):
+            app.before_request_funcs[None].remove(limiter._check_request_limit)
 
-
-def limiter_hooks_only_where_used(app) -> None:
-    """Run Flask-Limiter's after-request and teardown hooks only for requests whose view checked a limit.
-
-    They add the X-RateLimit headers and reset the limiter's per-request state; a request that never
-    reached a limit (webhooks, exempt or unlimited views) has neither, so the hooks would only create
-    and clear that state.
-    """
-
-    def used() -> bool:
-        return hasattr(request_ctx._get_current_object(), "_limiter_request_context")
-
-    def only_if_used(hook):
+    def when_used(hook):
         @functools.wraps(hook)
-        def after(response):
-            return hook(response) if used() else response
+        def run(arg=None):  # the response after a request, the exception at teardown
+            used = hasattr(request_ctx._get_current_object(), "_limiter_request_context")
+            return hook(arg) if used else arg
 
-        return after
+        return run
 
-    def release_if_used(hook):
-        @functools.wraps(hook)
-        def teardown(exc=None):
-            if used():
-                hook(exc)
-
-        return teardown
-
-    after_funcs, teardown_funcs = app.after_request_funcs[None], app.teardown_request_funcs[None]
-    for funcs, wrap in ((after_funcs, only_if_used), (teardown_funcs, release_if_used)):
+    for funcs in (app.after_request_funcs[None], app.teardown_request_funcs[None]):
         for i, hook in enumerate(funcs):
             if getattr(hook, "func", hook).__qualname__.startswith("Limiter."):
-                funcs[i] = wrap(hook)
+                funcs[i] = when_used(hook)
 
 
 def celery_init_app(app) -> Celery:
