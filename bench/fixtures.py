@@ -53,7 +53,8 @@ def open_sms_invitations(n: int, round_: int = 0) -> list[str]:
         db.session.execute(insert(Invitation), [
             {"interaction_id": iid, "survey_id": survey_id, "channel": "sms", "address": phone,
              "locale": "en", "status": "sent", "sent_at": now, "due_at": now,
-             "expires_at": now + timedelta(days=1), "provider_id": f"SMbench{iid}"}
+             "expires_at": now + timedelta(days=1), "wake_at": now + timedelta(days=1),
+             "provider_id": f"SMbench{iid}"}
             for iid, phone in ids])
         db.session.commit()
     return phones

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, insert, make_url, select
 
 from survey_service.db import Base
 from survey_service.extensions import db
+from survey_service.interactions.models import Interaction
+from survey_service.invitations.models import Invitation
+from survey_service.migrate import alembic_config
+from survey_service.surveys.models import Survey
 
 
 def test_healthz_is_open(client):
@@ -71,3 +80,40 @@ def test_dashboard_placeholder_links_to_api_docs(client):
     res = client.get("/dashboard")
     assert res.status_code == 200
     assert 'href="/api/docs"' in res.get_data(as_text=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request, tmp_path):
+    """A new, empty database URL of each kind, for migrating step by step."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'migrate.db'}"
+        return
+    base = request.getfixturevalue("pg_url")
+    with create_engine(base, isolation_level="AUTOCOMMIT").connect() as conn:
+        conn.exec_driver_sql("DROP DATABASE IF EXISTS migrate_steps")
+        conn.exec_driver_sql("CREATE DATABASE migrate_steps")
+    yield make_url(base).set(database="migrate_steps").render_as_string(hide_password=False)
+
+
+def test_wake_times_are_filled_in_for_rows_made_before_them(empty_database):
+    """0006 gives existing rows the wake time the sweep needs: open rows soon, final ones never."""
+    config = alembic_config(empty_database)
+    command.upgrade(config, "0005")
+    engine = create_engine(empty_database)
+    t = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+    rows = {"scheduled": {"due_at": t}, "queued": {"queued_at": t}, "sending": {"sending_at": t},
+            "sent": {"expires_at": t}, "delivered": {"expires_at": t}, "answered": {"expires_at": t},
+            "suppressed": {}}
+    with engine.begin() as conn:
+        conn.execute(insert(Survey.__table__).values(id=1, key="k", name="n", metric="csat",
+                                                     scale_min=1, scale_max=5))
+        for n, (status, times) in enumerate(rows.items()):
+            conn.execute(insert(Interaction.__table__).values(
+                id=n, source="s", external_id=f"e{n}", type="call", ended_at=t, request_hash="h"))
+            conn.execute(insert(Invitation.__table__).values(
+                interaction_id=n, survey_id=1, status=status, created_at=t, **times))
+    command.upgrade(config, "head")
+    with engine.connect() as conn:
+        woken = dict(conn.execute(select(Invitation.status, Invitation.wake_at)).all())
+    engine.dispose()
+    assert woken == {status: (None if status in ("answered", "suppressed") else t) for status in rows}

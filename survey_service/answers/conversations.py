@@ -540,12 +540,12 @@ def transfer_invitation(source: str, external_id: str, caller: str | None,
     address = caller or interaction.customer_phone
     for survey in surveys:
         inv = by_survey.get(survey.id)
+        expires_at = now + timedelta(seconds=survey.expires_after_seconds)
         if inv is None:
             inv = Invitation(interaction_id=interaction.id, survey_id=survey.id, channel="ivr",
                              address=address,
                              locale=interaction.customer_locale or "en", status=Status.SENT,
-                             due_at=now, sent_at=now,
-                             expires_at=now + timedelta(seconds=survey.expires_after_seconds))
+                             due_at=now, sent_at=now, expires_at=expires_at)
             try:
                 with db.session.begin_nested():
                     db.session.add(inv)
@@ -558,8 +558,7 @@ def transfer_invitation(source: str, external_id: str, caller: str | None,
             .where(and_(Invitation.id == inv.id,
                         Invitation.status.in_([Status.SCHEDULED, Status.QUEUED])))
             .values(status=Status.SENT, channel="ivr", address=address, sent_at=now,
-                    token_hash=None,
-                    expires_at=now + timedelta(seconds=survey.expires_after_seconds))
+                    token_hash=None, expires_at=expires_at, wake_at=expires_at)
             .execution_options(synchronize_session=False)).rowcount == 1
         if taken:
             db.session.refresh(inv)

@@ -90,32 +90,45 @@ def apply_status(invitation_id: int, channel: str, sid: str | None, status: str,
 
 
 def reconcile_sending(now: datetime | None = None, limit: int = 50) -> int:
-    """Settle rows left in `sending` (rule 2): ask the provider by id, never resend; returns how many."""
+    """Settle rows left in `sending` (rule 2): ask the provider by id, never resend; returns how many.
+
+    A row still unsettled after its turn (no id yet, no answer, the provider still sending) wakes
+    again one reconcile period later, so a few stuck rows never hold up the others.
+    """
     from survey_service.delivery.registry import channel_for
 
     now = now or utcnow()
-    older = now - timedelta(seconds=current_app.config["RECONCILE_AFTER_SECONDS"])
+    period = timedelta(seconds=current_app.config["RECONCILE_AFTER_SECONDS"])
     rows = list(db.session.scalars(
         select(Invitation)
-        .where(and_(Invitation.status == Status.SENDING, Invitation.sending_at <= older))
-        .order_by(Invitation.sending_at).limit(limit)))
+        .where(and_(Invitation.wake_at <= now, Invitation.status == Status.SENDING))
+        .order_by(Invitation.wake_at).limit(limit)))
     settled = 0
     for inv in rows:
-        if inv.provider_id is None:
-            # No id: the status callback names the invitation and settles it; only give up at last.
-            if inv.sending_at <= now - GIVE_UP_UNCONFIRMED:
-                settled += invitations.fail(inv.id, "send_unconfirmed", now=now)
+        if inv.sending_at is not None and inv.sending_at > now - period:
+            invitations.wake_later(inv.id, Status.SENDING, inv.sending_at + period)
             continue
-        lookup = getattr(channel_for(inv.channel), "lookup", None)
-        if lookup is None:
-            continue
-        try:
-            found: ProviderStatus = lookup(inv.provider_id)
-        except Exception as exc:  # one provider hiccup must not stop the sweep
-            log.warning("invitation %s: lookup failed (%s)", inv.id, type(exc).__name__)
-            continue
-        before = inv.status
-        after = apply_status(inv.id, inv.channel, inv.provider_id, found.status, found.error_code,
-                             now=now)
-        settled += after != before
+        after = _reconcile_one(inv, channel_for, now)
+        settled += after != Status.SENDING
+        if after == Status.SENDING:
+            invitations.wake_later(inv.id, Status.SENDING, now + period)
     return settled
+
+
+def _reconcile_one(inv: Invitation, channel_for, now: datetime) -> str:
+    """One row's turn: its status afterwards (still `sending` when nothing was learnt)."""
+    if inv.provider_id is None:
+        # No id: the status callback names the invitation and settles it; only give up at last.
+        if inv.sending_at is None or inv.sending_at <= now - GIVE_UP_UNCONFIRMED:
+            invitations.fail(inv.id, "send_unconfirmed", now=now)
+            return Status.FAILED
+        return Status.SENDING
+    lookup = getattr(channel_for(inv.channel), "lookup", None)
+    if lookup is None:
+        return Status.SENDING
+    try:
+        found: ProviderStatus = lookup(inv.provider_id)
+    except Exception as exc:  # one provider hiccup must not stop the sweep
+        log.warning("invitation %s: lookup failed (%s)", inv.id, type(exc).__name__)
+        return Status.SENDING
+    return apply_status(inv.id, inv.channel, inv.provider_id, found.status, found.error_code, now=now)

@@ -152,7 +152,7 @@ _srv = Survey.__table__
 _INSERT_INTERACTION = insert(_int).returning(_int.c.id)
 _INSERT_INVITATIONS = insert(_inv).returning(_inv.c.id, sort_by_parameter_order=True)
 _PLANNED = ("survey_id", "channel", "address", "status", "suppressed_reason", "due_at", "expires_at",
-            "incentive_offered", "holdout")
+            "wake_at", "incentive_offered", "holdout")
 # PostgreSQL stores an event with its invitations in one statement: the interaction's INSERT as a
 # CTE, and one invitation per element of a JSON array of planned rows (json_to_recordset): one
 # parameter to send rather than an array per column.
@@ -232,7 +232,8 @@ def _store(connection, values: dict, locale: str | None, plans: list[tuple]) -> 
                for survey, plan in plans]
     if connection.dialect.name == "postgresql":
         for row in planned:  # JSON carries the times as ISO 8601; the recordset reads them back
-            row["due_at"], row["expires_at"] = _iso(row["due_at"]), _iso(row["expires_at"])
+            for name in ("due_at", "expires_at", "wake_at"):
+                row[name] = _iso(row[name])
         rows = _STORE_PG.rows(connection, {**values, "planned_locale": locale, "planned": planned})
         by_survey = {row.survey_id: row.invitation_id for row in rows}
         return [by_survey[survey.id] for survey, _ in plans]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, event, inspect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from survey_service.db import Base, utcnow
@@ -36,9 +36,12 @@ class Invitation(Base):
     __tablename__ = "invitations"
     __table_args__ = (
         UniqueConstraint("interaction_id", "survey_id"),
-        Index("ix_invitations_status_due_at", "status", "due_at"),
+        # The sweep's queue (invitations.wake): no index names `status`, so the answer and delivery
+        # webhooks' updates are HOT, with room for the new row version left on each page.
+        Index("ix_invitations_wake_at", "wake_at"),
         # Inbound SMS and calls find the respondent's invitations by number.
         Index("ix_invitations_address_channel", "address", "channel"),
+        {"postgresql_with": {"fillfactor": 80}},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -58,8 +61,10 @@ class Invitation(Base):
     delivered_at: Mapped[datetime | None]
     answered_at: Mapped[datetime | None]
     failed_at: Mapped[datetime | None]
+    # When the sweep must next look at the row (invitations.wake); None: never again.
+    wake_at: Mapped[datetime | None]
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
-    provider_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    provider_id: Mapped[str | None] = mapped_column(String(64))
     attempts: Mapped[int] = mapped_column(default=0)
     reminders_sent: Mapped[int] = mapped_column(default=0)
     incentive_offered: Mapped[bool] = mapped_column(default=False)
@@ -72,6 +77,30 @@ class Invitation(Base):
     @property
     def is_final(self) -> bool:
         return self.status in FINAL
+
+
+_WAKE_INPUTS = ("status", "due_at", "queued_at", "sending_at", "expires_at")
+
+
+@event.listens_for(Invitation, "before_insert")
+@event.listens_for(Invitation, "before_update")
+def _follow_state(_mapper, _connection, inv: Invitation) -> None:
+    """Keep wake_at with the state when the ORM writes a row; statements set it themselves."""
+    state = inspect(inv)
+    if state.attrs.wake_at.history.added:
+        return
+    if state.persistent and not any(state.attrs[name].history.added for name in _WAKE_INPUTS):
+        return
+    from datetime import timedelta
+
+    from flask import current_app
+
+    from survey_service.invitations.wake import wake_time
+
+    inv.wake_at = wake_time(
+        inv.status or Status.SCHEDULED, due_at=inv.due_at, queued_at=inv.queued_at,
+        sending_at=inv.sending_at, expires_at=inv.expires_at, now=utcnow(),
+        reconcile_after=timedelta(seconds=current_app.config["RECONCILE_AFTER_SECONDS"]))
 
 
 class OptOut(Base):

@@ -35,6 +35,11 @@ class Plan:
     incentive_offered: bool = False
     holdout: bool = False
 
+    @property
+    def wake_at(self) -> datetime | None:
+        """When the sweep first looks at the row (invitations.wake): when due; a skipped one never."""
+        return self.due_at if self.status == "scheduled" else None
+
 
 def draw(*parts: str) -> float:
     """A stable pseudo-random number in [0, 1) from the given parts (replays draw the same)."""

@@ -6,9 +6,10 @@ Every change is one conditional UPDATE, so two workers never both win (DESIGN.md
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import and_, bindparam, case, delete, func, lambda_stmt, or_, select, update
 
 from survey_service.db import utcnow
@@ -17,55 +18,83 @@ from survey_service.interactions.models import Interaction
 from survey_service.invitations.models import FINAL, Invitation, OptOut, Status
 from survey_service.invitations.policy import Contact, pick_channel
 from survey_service.invitations.tokens import new_token
+from survey_service.invitations.wake import REQUEUE_AFTER, Woken, sweep_action
 from survey_service.surveys.models import Survey
 
-# A row left `queued` this long lost its broker message (Redis restarted): enqueue it again.
-REQUEUE_AFTER = timedelta(minutes=2)
+
+def _reconcile_after() -> timedelta:
+    """How long a row may stay in `sending` before the provider is asked about it."""
+    return timedelta(seconds=current_app.config["RECONCILE_AFTER_SECONDS"])
 
 
-def claim_due(now: datetime | None = None, limit: int = 500) -> list[int]:
-    """scheduled -> queued for rows that are due; returns the ids this call claimed."""
+@dataclass
+class Woke:
+    """What one pass over the rows whose wake time has come did: ids to enqueue, and counts."""
+
+    seen: int = 0
+    claimed: list[int] = field(default_factory=list)
+    requeued: list[int] = field(default_factory=list)
+    expired: int = 0
+
+
+_WOKEN = (Invitation.id, Invitation.status, Invitation.due_at, Invitation.queued_at,
+          Invitation.sending_at, Invitation.expires_at)
+
+
+def wake_due(now: datetime | None = None, limit: int = 500) -> Woke:
+    """Act on up to `limit` rows whose wake time has come (invitations.wake), oldest first.
+
+    Each change is a conditional UPDATE: scheduled -> queued for due rows (rule 1's claim), a new
+    queue time for rows whose broker message was lost, expired for open rows past expiry, and a
+    new wake time (or none) for the rest, such as answered rows. Rows in `sending` are left to the
+    provider lookup (delivery.callbacks.reconcile_sending).
+    """
     now = now or utcnow()
-    due = (select(Invitation.id)
-           .where(and_(Invitation.status == Status.SCHEDULED, Invitation.due_at <= now))
-           .order_by(Invitation.due_at).limit(limit))
+    woken = (select(*_WOKEN)
+             .where(and_(Invitation.wake_at <= now, Invitation.status != Status.SENDING))
+             .order_by(Invitation.wake_at).limit(limit))
     if db.engine.dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
-    ids = list(db.session.scalars(due))
-    if not ids:
-        return []
-    claimed = db.session.scalars(
-        update(Invitation)
-        .where(and_(Invitation.id.in_(ids), Invitation.status == Status.SCHEDULED))
-        .values(status=Status.QUEUED, queued_at=now)
-        .returning(Invitation.id))
-    return sorted(claimed)
-
-
-def reclaim_lost(now: datetime | None = None, limit: int = 500) -> list[int]:
-    """Rows queued long ago whose task never ran: touch them and return their ids to enqueue."""
-    now = now or utcnow()
-    stale = list(db.session.scalars(
-        select(Invitation.id)
-        .where(and_(Invitation.status == Status.QUEUED, Invitation.queued_at <= now - REQUEUE_AFTER))
-        .limit(limit)))
-    if stale:
-        db.session.execute(update(Invitation)
-                           .where(and_(Invitation.id.in_(stale), Invitation.status == Status.QUEUED))
-                           .values(queued_at=now))
-    return stale
-
-
-def expire_due(now: datetime | None = None) -> int:
-    """Open invitations past their expiry become `expired`; returns how many."""
-    now = now or utcnow()
-    result = db.session.execute(
-        update(Invitation)
-        .where(and_(Invitation.status.in_([Status.SCHEDULED, Status.QUEUED, Status.SENT,
-                                           Status.DELIVERED]),
-                    Invitation.expires_at <= now))
-        .values(status=Status.EXPIRED))
-    return result.rowcount or 0
+        woken = woken.with_for_update(skip_locked=True)
+    by_action: dict[str, list[int]] = {}
+    sleeping = []
+    reconcile_after = _reconcile_after()
+    woke = Woke()
+    for row in db.session.execute(woken):
+        woke.seen += 1
+        action, wake_at = sweep_action(Woken(*row[1:]), now, reconcile_after)
+        if action == "sleep":
+            sleeping.append({"b_id": row.id, "b_status": row.status, "b_wake_at": wake_at})
+        else:
+            by_action.setdefault(action, []).append(row.id)
+    if ids := by_action.get("claim"):
+        woke.claimed = sorted(db.session.scalars(
+            update(Invitation)
+            .where(and_(Invitation.id.in_(ids), Invitation.status == Status.SCHEDULED,
+                        Invitation.due_at <= now))
+            .values(status=Status.QUEUED, queued_at=now, wake_at=now + REQUEUE_AFTER)
+            .returning(Invitation.id)))
+    if ids := by_action.get("requeue"):
+        woke.requeued = sorted(db.session.scalars(
+            update(Invitation)
+            .where(and_(Invitation.id.in_(ids), Invitation.status == Status.QUEUED,
+                        Invitation.queued_at <= now - REQUEUE_AFTER))
+            .values(queued_at=now, wake_at=now + REQUEUE_AFTER)
+            .returning(Invitation.id)))
+    if ids := by_action.get("expire"):
+        woke.expired = db.session.execute(
+            update(Invitation)
+            .where(and_(Invitation.id.in_(ids),
+                        Invitation.status.in_([Status.SCHEDULED, Status.QUEUED, Status.SENT,
+                                               Status.DELIVERED]),
+                        Invitation.expires_at <= now))
+            .values(status=Status.EXPIRED, wake_at=None)).rowcount or 0
+    if sleeping:
+        # A row whose state changed since it was read keeps the wake time that change gave it.
+        db.session.execute(
+            update(Invitation.__table__)
+            .where(and_(Invitation.id == bindparam("b_id"), Invitation.status == bindparam("b_status")))
+            .values(wake_at=bindparam("b_wake_at")), sleeping)
+    return woke
 
 
 @dataclass(frozen=True)
@@ -116,6 +145,7 @@ _claim = (
     update(_inv)
     .where(and_(_inv.c.id == bindparam("claim_id"), _inv.c.status == Status.QUEUED))
     .values(status=Status.SENDING, sending_at=bindparam("claim_now"),
+            wake_at=bindparam("claim_wake_at", type_=_inv.c.wake_at.type),
             token_hash=bindparam("claim_token_hash"), attempts=_inv.c.attempts + 1)
     .returning(_inv.c.id, _inv.c.channel, _inv.c.address, _inv.c.locale, _inv.c.incentive_offered,
                *(_of_row(Survey.__table__, name, _inv.c.survey_id) for name in _SURVEY_FIELDS),
@@ -124,14 +154,17 @@ _CLAIM = lambda_stmt(lambda: _claim)  # cached on the lambda: no per-call walk o
 
 # sending -> sent; a row a callback already moved on keeps its status, and gets provider_id, sent_at
 # and expiry only while provider_id is empty: who carried it is still recorded, the status never goes back.
+# An open row wakes at its (new) expiry; a final one keeps its wake time.
 _sending = _inv.c.status == Status.SENDING
+_new_expiry = func.coalesce(bindparam("sent_expires_at", type_=_inv.c.expires_at.type),
+                            _inv.c.expires_at)
 _mark_sent = (
     update(_inv)
     .where(and_(_inv.c.id == bindparam("sent_id"), or_(_sending, _inv.c.provider_id.is_(None))))
     .values(status=case((_sending, Status.SENT), else_=_inv.c.status),
             provider_id=bindparam("sent_provider_id"), sent_at=bindparam("sent_now"),
-            expires_at=func.coalesce(bindparam("sent_expires_at", type_=_inv.c.expires_at.type),
-                                     _inv.c.expires_at))
+            expires_at=_new_expiry,
+            wake_at=case((_inv.c.status.in_(sorted(FINAL)), _inv.c.wake_at), else_=_new_expiry))
     .returning(_inv.c.status))
 _MARK_SENT = lambda_stmt(lambda: _mark_sent)
 
@@ -139,7 +172,9 @@ _MARK_SENT = lambda_stmt(lambda: _mark_sent)
 def claim_for_send(invitation_id: int, now: datetime | None = None) -> Claim | None:
     """queued -> sending with a fresh token, in one UPDATE ... RETURNING; None if another task won."""
     token, token_hash = new_token()
-    row = db.session.execute(_CLAIM, {"claim_id": invitation_id, "claim_now": now or utcnow(),
+    now = now or utcnow()
+    row = db.session.execute(_CLAIM, {"claim_id": invitation_id, "claim_now": now,
+                                      "claim_wake_at": now + _reconcile_after(),
                                       "claim_token_hash": token_hash}).one_or_none()
     if row is None:
         return None
@@ -182,11 +217,11 @@ def reschedule_after_transient(invitation_id: int, reason: str, max_attempts: in
     if inv.attempts >= max_attempts:
         fail(invitation_id, f"retries_exhausted:{reason}", now=now)
         return Status.FAILED
-    delay = max(1.0, backoff_seconds(inv.attempts, base, cap))
+    due_at = now + timedelta(seconds=max(1.0, backoff_seconds(inv.attempts, base, cap)))
     db.session.execute(
         update(Invitation)
         .where(and_(Invitation.id == invitation_id, Invitation.status == Status.SENDING))
-        .values(status=Status.SCHEDULED, due_at=now + timedelta(seconds=delay),
+        .values(status=Status.SCHEDULED, due_at=due_at, wake_at=due_at,
                 token_hash=None, failure_reason=reason))
     return Status.SCHEDULED
 
@@ -197,7 +232,16 @@ def fail(invitation_id: int, reason: str, now: datetime | None = None) -> bool:
     return db.session.execute(
         update(Invitation)
         .where(and_(Invitation.id == invitation_id, Invitation.status.notin_(list(FINAL))))
-        .values(status=Status.FAILED, failure_reason=reason, failed_at=now)).rowcount == 1
+        .values(status=Status.FAILED, failure_reason=reason, failed_at=now, wake_at=None)
+    ).rowcount == 1
+
+
+def wake_later(invitation_id: int, status: str, wake_at: datetime) -> bool:
+    """Put off the row's next wake while it is still in `status` (a change since sets its own)."""
+    return db.session.execute(
+        update(Invitation)
+        .where(and_(Invitation.id == invitation_id, Invitation.status == status))
+        .values(wake_at=wake_at)).rowcount == 1
 
 
 def opt_out(channel: str, address: str, reason: str = "request") -> None:
@@ -242,7 +286,7 @@ def fall_back(invitation_id: int, reason: str, now: datetime | None = None) -> s
         .where(and_(Invitation.id == invitation_id,
                     or_(*(Invitation.status == s for s in
                           (Status.SENDING, Status.SENT, Status.QUEUED, Status.SCHEDULED)))))
-        .values(status=Status.SCHEDULED, channel=channel, address=address, due_at=now,
+        .values(status=Status.SCHEDULED, channel=channel, address=address, due_at=now, wake_at=now,
                 token_hash=None, provider_id=None, failure_reason=reason,
                 expires_at=now + timedelta(seconds=inv.survey.expires_after_seconds)))
     return Status.SCHEDULED if moved.rowcount == 1 else inv.status
@@ -256,7 +300,10 @@ def mark_delivered(invitation_id: int, now: datetime | None = None) -> bool:
         .where(and_(Invitation.id == invitation_id,
                     Invitation.status.in_([Status.SENDING, Status.SENT])))
         .values(status=Status.DELIVERED, delivered_at=now,
-                sent_at=func.coalesce(Invitation.sent_at, now))).rowcount == 1
+                sent_at=func.coalesce(Invitation.sent_at, now),
+                # A sent row already wakes at expiry: the same value keeps this update HOT.
+                wake_at=case((Invitation.status == Status.SENDING, Invitation.expires_at),
+                             else_=Invitation.wake_at))).rowcount == 1
     if not moved:
         # Answered or expired before the receipt came: still a delivery, for response rates.
         db.session.execute(

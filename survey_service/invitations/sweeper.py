@@ -10,17 +10,25 @@ from survey_service.db import utcnow
 from survey_service.extensions import db
 from survey_service.invitations import service
 
+# Passes per sweep at most: a backlog (a campaign expiring at once) drains in batches without
+# holding up the next sweep for long.
+MAX_PASSES = 20
+
 
 def sweep(enqueue: Callable[[list[int]], object]) -> dict:
-    """One pass; commits each claim before enqueueing, so a lost message is found again later."""
-    now = utcnow()
-    expired = service.expire_due(now)
-    db.session.commit()
-    claimed = service.claim_due(now, limit=current_app.config["SWEEP_BATCH"])
-    db.session.commit()
-    lost = service.reclaim_lost(now)
-    db.session.commit()
-    ids = claimed + lost
-    if ids:
-        enqueue(ids)
-    return {"claimed": len(claimed), "requeued": len(lost), "expired": expired}
+    """Work through the rows whose wake time has come, a batch per transaction; each batch's claims
+    commit before they are enqueued, so a lost message is found again later."""
+    totals = {"claimed": 0, "requeued": 0, "expired": 0}
+    batch = current_app.config["SWEEP_BATCH"]
+    for _ in range(MAX_PASSES):
+        woke = service.wake_due(utcnow(), limit=batch)
+        db.session.commit()
+        ids = woke.claimed + woke.requeued
+        if ids:
+            enqueue(ids)
+        totals["claimed"] += len(woke.claimed)
+        totals["requeued"] += len(woke.requeued)
+        totals["expired"] += woke.expired
+        if woke.seen < batch:
+            break
+    return totals

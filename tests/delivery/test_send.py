@@ -85,7 +85,7 @@ def test_not_yet_due_is_not_claimed(client, admin, seeded, app):
         inv = db.session.get(Invitation, inv_id)
         inv.due_at = utcnow() + timedelta(hours=1)
         db.session.commit()
-        assert invitations.claim_due() == []
+        assert invitations.wake_due().claimed == []
 
 
 def test_lost_queue_message_is_enqueued_again(client, admin, seeded, app):
@@ -148,7 +148,7 @@ def test_smtp_5xx_fails_without_retry(client, admin, seeded, app, smtp):
         send_invitation(inv_id)
         inv = db.session.get(Invitation, inv_id)
         assert inv.status == "failed" and inv.failure_reason == "smtp_550"
-        assert invitations.claim_due() == []
+        assert invitations.wake_due().claimed == []
     assert smtp.messages == []
 
 

@@ -176,7 +176,7 @@ def deliver(app, inv_id: int) -> str:
         row = db.session.get(Invitation, inv_id)
         row.due_at = utcnow() - timedelta(seconds=1)
         db.session.commit()
-        invitations.claim_due()
+        invitations.wake_due()
         db.session.commit()
         return send_invitation(inv_id)
 
