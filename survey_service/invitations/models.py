@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, event, inspect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -91,8 +91,6 @@ def _follow_state(_mapper, _connection, inv: Invitation) -> None:
         return
     if state.persistent and not any(state.attrs[name].history.added for name in _WAKE_INPUTS):
         return
-    from datetime import timedelta
-
     from flask import current_app
 
     from survey_service.invitations.wake import wake_time
