@@ -181,6 +181,14 @@ def deliver(app, inv_id: int) -> str:
         return send_invitation(inv_id)
 
 
+def stored_invitation(app, inv_id: int) -> Invitation:
+    """The invitation row as stored now, detached from its session."""
+    with app.app_context():
+        inv = db.session.get(Invitation, inv_id)
+        db.session.expunge(inv)
+        return inv
+
+
 def sent_invitation(app, client, admin, external_id="call-1", **customer) -> int:
     """An SMS invitation that the fake Twilio accepted."""
     inv_id = intake(client, admin, external_id, **customer)

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from survey_service.extensions import db
 from survey_service.invitations.models import Invitation, OptOut
-from tests.twilio.conftest import sent_invitation
+from tests.twilio.conftest import sent_invitation, stored_invitation
 
 
 @pytest.fixture
@@ -25,12 +25,6 @@ def status(webhook):
     return post
 
 
-def _inv(app, inv_id) -> Invitation:
-    with app.app_context():
-        inv = db.session.get(Invitation, inv_id)
-        db.session.expunge(inv)
-        return inv
-
 
 def _sms(app, client, admin, twilio_api, **kw):
     inv_id = sent_invitation(app, client, admin, **kw)
@@ -42,12 +36,12 @@ def test_delivered_sets_delivered_at_and_replays_change_nothing(app, client, adm
     inv_id, sid = _sms(app, client, admin, twilio_api)
     status(inv_id, "sent", sid)
     status(inv_id, "delivered", sid)
-    first = _inv(app, inv_id)
+    first = stored_invitation(app, inv_id)
     assert first.status == "delivered" and first.delivered_at is not None
     status(inv_id, "delivered", sid)
     status(inv_id, "sent", sid)  # late and out of order
     status(inv_id, "queued", sid)
-    again = _inv(app, inv_id)
+    again = stored_invitation(app, inv_id)
     assert again.status == "delivered" and again.delivered_at == first.delivered_at
 
 
@@ -59,7 +53,7 @@ def test_callback_before_the_send_commits_moves_sending_on(app, client, admin, s
         inv.status, inv.provider_id = "sending", None
         db.session.commit()
     status(inv_id, "delivered", sid)
-    assert _inv(app, inv_id).status == "delivered"
+    assert stored_invitation(app, inv_id).status == "delivered"
 
 
 @pytest.mark.parametrize("final", ["answered", "expired", "failed"])
@@ -71,8 +65,8 @@ def test_final_status_never_goes_back(app, client, admin, sms_surveys, twilio_ap
     for state, code in [("delivered", None), ("sent", None), ("undelivered", "21211"),
                         ("failed", "21610"), ("undelivered", "30008")]:
         status(inv_id, state, sid, code)
-        assert _inv(app, inv_id).status == final
-    assert (_inv(app, inv_id).delivered_at is not None) == (final != "failed")
+        assert stored_invitation(app, inv_id).status == final
+    assert (stored_invitation(app, inv_id).delivered_at is not None) == (final != "failed")
 
 
 @pytest.mark.parametrize("code", ["30001", "30008"])
@@ -80,7 +74,7 @@ def test_carrier_failure_after_acceptance_fails_without_resend(app, client, admi
                                                                twilio_api, status, code):
     inv_id, sid = _sms(app, client, admin, twilio_api)
     status(inv_id, "undelivered", sid, code)
-    inv = _inv(app, inv_id)
+    inv = stored_invitation(app, inv_id)
     assert inv.status == "failed" and inv.failure_reason == f"twilio_{code}"
     assert len(twilio_api.requests) == 1
 
@@ -89,7 +83,7 @@ def test_opted_out_number_goes_on_the_list_and_falls_back(app, client, admin, sm
                                                            status):
     inv_id, sid = _sms(app, client, admin, twilio_api)
     status(inv_id, "failed", sid, "21610")
-    inv = _inv(app, inv_id)
+    inv = stored_invitation(app, inv_id)
     assert (inv.status, inv.channel, inv.failure_reason) == ("scheduled", "ivr", "twilio_21610")
     with app.app_context():
         assert [(o.channel, o.address) for o in db.session.scalars(select(OptOut))] == [
@@ -100,10 +94,10 @@ def test_invalid_number_falls_back_once_even_when_replayed(app, client, admin, s
                                                            status):
     inv_id, sid = _sms(app, client, admin, twilio_api)
     status(inv_id, "undelivered", sid, "21211")
-    assert _inv(app, inv_id).channel == "ivr"
+    assert stored_invitation(app, inv_id).channel == "ivr"
     status(inv_id, "undelivered", sid, "21211")  # replay about the old SMS: stale
     status(inv_id, "failed", sid, "21614")
-    inv = _inv(app, inv_id)
+    inv = stored_invitation(app, inv_id)
     assert (inv.status, inv.channel) == ("scheduled", "ivr")
 
 
@@ -115,10 +109,10 @@ def test_voice_statuses(app, client, admin, sms_surveys, twilio_api, status):
     second_sid = twilio_api.calls[-1]["sid"]
     for state in ("initiated", "ringing", "in-progress", "completed", "ringing"):
         status(first, state, first_sid, voice=True)
-    assert _inv(app, first).status == "delivered"
+    assert stored_invitation(app, first).status == "delivered"
     status(second, "no-answer", second_sid, voice=True)
     status(second, "completed", second_sid, voice=True)
-    inv = _inv(app, second)
+    inv = stored_invitation(app, second)
     assert (inv.status, inv.failure_reason) == ("failed", "call_no_answer")
 
 
@@ -133,4 +127,4 @@ def test_status_callback_without_invitation_is_a_bad_request(app, client, twilio
 def test_status_for_another_message_is_stale(app, client, admin, sms_surveys, twilio_api, status):
     inv_id, _ = _sms(app, client, admin, twilio_api)
     status(inv_id, "undelivered", "SM" + "f" * 32, "30008")
-    assert _inv(app, inv_id).status == "sent"
+    assert stored_invitation(app, inv_id).status == "sent"

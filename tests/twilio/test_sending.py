@@ -11,14 +11,7 @@ from survey_service.db import utcnow
 from survey_service.delivery.callbacks import reconcile_sending
 from survey_service.extensions import db
 from survey_service.invitations.models import Invitation, OptOut
-from tests.twilio.conftest import FROM, PUBLIC, deliver, intake
-
-
-def _inv(app, inv_id) -> Invitation:
-    with app.app_context():
-        inv = db.session.get(Invitation, inv_id)
-        db.session.expunge(inv)
-        return inv
+from tests.twilio.conftest import FROM, PUBLIC, deliver, intake, stored_invitation
 
 
 def test_sms_goes_to_twilio_with_status_callback_in_respondents_language(
@@ -33,7 +26,7 @@ def test_sms_goes_to_twilio_with_status_callback_in_respondents_language(
     assert "匿名" in first
     assert "您对今天的通话服务满意吗" in second and "1-5" in second and "退订" in second
     assert len(form["Body"]) <= 140  # two UCS-2 segments at most
-    inv = _inv(app, inv_id)
+    inv = stored_invitation(app, inv_id)
     assert inv.status == "sent" and inv.provider_id == twilio_api.messages[0]["sid"]
 
 
@@ -52,7 +45,7 @@ def test_429_twice_then_success_sends_exactly_once(app, client, admin, sms_surve
     assert outcomes == ["scheduled", "scheduled", "sent"]
     assert len(twilio_api.requests) == 3 and len(twilio_api.messages) == 1
     assert deliver(app, inv_id) == "skipped"
-    inv = _inv(app, inv_id)
+    inv = stored_invitation(app, inv_id)
     assert inv.attempts == 3 and inv.provider_id == twilio_api.messages[0]["sid"]
 
 
@@ -65,7 +58,7 @@ def test_transient_errors_reschedule_with_backoff(app, client, admin, sms_survey
     twilio_api.fail_next(1, status, code)
     inv_id = intake(client, admin)
     assert deliver(app, inv_id) == "scheduled"
-    inv = _inv(app, inv_id)
+    inv = stored_invitation(app, inv_id)
     assert inv.status == "scheduled" and inv.failure_reason == reason
     assert inv.due_at > utcnow() - timedelta(seconds=1)
 
@@ -75,7 +68,7 @@ def test_unreachable_twilio_is_transient(app, client, admin, sms_surveys, twilio
     app.extensions.pop("survey_channels", None)
     inv_id = intake(client, admin)
     assert deliver(app, inv_id) == "scheduled"
-    assert _inv(app, inv_id).failure_reason == "twilio_unreachable"
+    assert stored_invitation(app, inv_id).failure_reason == "twilio_unreachable"
 
 
 @pytest.mark.parametrize("code", [21211, 21614])
@@ -83,7 +76,7 @@ def test_invalid_number_falls_back_to_the_next_channel(app, client, admin, sms_s
     twilio_api.fail_next(1, 400, code)
     inv_id = intake(client, admin)
     assert deliver(app, inv_id) == "scheduled"
-    inv = _inv(app, inv_id)
+    inv = stored_invitation(app, inv_id)
     assert inv.channel == "ivr" and inv.failure_reason == f"twilio_{code}"
     assert deliver(app, inv_id) == "sent"
     [call] = twilio_api.calls
@@ -96,7 +89,7 @@ def test_opted_out_at_twilio_goes_on_the_list_and_falls_back(app, client, admin,
     twilio_api.fail_next(1, 400, 21610)
     inv_id = intake(client, admin)
     deliver(app, inv_id)
-    assert _inv(app, inv_id).channel == "ivr"
+    assert stored_invitation(app, inv_id).channel == "ivr"
     with app.app_context():
         [row] = db.session.scalars(select(OptOut)).all()
         assert (row.channel, row.address, row.reason) == ("sms", "+8613800138000", "twilio_21610")
@@ -106,7 +99,7 @@ def test_other_4xx_fails_without_retry(app, client, admin, sms_surveys, twilio_a
     twilio_api.fail_next(1, 400, 21408)
     inv_id = intake(client, admin)
     assert deliver(app, inv_id) == "failed"
-    assert _inv(app, inv_id).failure_reason == "twilio_21408"
+    assert stored_invitation(app, inv_id).failure_reason == "twilio_21408"
     assert len(twilio_api.requests) == 1
 
 
@@ -119,7 +112,7 @@ def test_ivr_call_carries_voice_url_and_status_events(app, client, admin, sms_su
     assert req["path"].endswith("/Calls.json")
     assert req["form"]["Url"] == f"{PUBLIC}/twilio/voice/invitation/{inv_id}"
     assert set(req["form"]["StatusCallbackEvent"]) >= {"initiated", "completed"}
-    assert _inv(app, inv_id).provider_id.startswith("CA")
+    assert stored_invitation(app, inv_id).provider_id.startswith("CA")
 
 
 def _stuck_in_sending(app, inv_id, provider_id, minutes=10):
@@ -139,7 +132,7 @@ def test_row_left_in_sending_is_looked_up_not_resent(app, client, admin, sms_sur
     with app.app_context():
         assert reconcile_sending() == 1
         db.session.commit()
-    inv = _inv(app, inv_id)
+    inv = stored_invitation(app, inv_id)
     assert inv.status == "delivered" and inv.delivered_at is not None
     assert len(twilio_api.messages) == 1
     assert twilio_api.requests[-1]["method"] == "GET"
@@ -153,12 +146,12 @@ def test_row_in_sending_without_provider_id_waits_for_its_callback(app, client, 
     with app.app_context():
         assert reconcile_sending() == 0
         db.session.commit()
-    assert _inv(app, inv_id).status == "sending"
+    assert stored_invitation(app, inv_id).status == "sending"
     _stuck_in_sending(app, inv_id, None, minutes=60 * 25)
     with app.app_context():
         reconcile_sending()
         db.session.commit()
-    inv = _inv(app, inv_id)
+    inv = stored_invitation(app, inv_id)
     assert inv.status == "failed" and inv.failure_reason == "send_unconfirmed"
     assert len(twilio_api.requests) == 1
 
@@ -168,7 +161,7 @@ def test_rejected_credentials_are_retried_not_blamed_on_the_recipient(app, clien
     twilio_api.fail_next(1, 401, 20003)
     inv_id = intake(client, admin)
     assert deliver(app, inv_id) == "scheduled"
-    inv = _inv(app, inv_id)
+    inv = stored_invitation(app, inv_id)
     assert inv.channel == "sms" and inv.failure_reason == "twilio_auth_401"
     assert deliver(app, inv_id) == "sent"
     assert len(twilio_api.messages) == 1

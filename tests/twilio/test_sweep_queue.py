@@ -14,36 +14,30 @@ from survey_service.extensions import db
 from survey_service.invitations import service as invitations
 from survey_service.invitations.models import Invitation
 from survey_service.invitations.sweeper import sweep
-from tests.twilio.conftest import deliver, intake, sent_invitation
+from tests.twilio.conftest import deliver, intake, sent_invitation, stored_invitation
 from tests.twilio.test_sms_conversation import PHONE
-
-
-def _row(app, inv_id) -> Invitation:
-    with app.app_context():
-        inv = db.session.get(Invitation, inv_id)
-        db.session.expunge(inv)
-        return inv
 
 
 def test_wake_time_follows_an_sms_invitation_to_its_answer_and_is_then_cleared(
         app, client, admin, sms_surveys, twilio_api, webhook):
     inv_id = intake(client, admin)
-    fresh = _row(app, inv_id)
+    fresh = stored_invitation(app, inv_id)
     assert fresh.status == "scheduled" and fresh.wake_at == fresh.due_at
 
     assert deliver(app, inv_id) == "sent"
-    sent = _row(app, inv_id)
+    sent = stored_invitation(app, inv_id)
     assert sent.wake_at == sent.expires_at > utcnow() + timedelta(days=1)
 
     sid = twilio_api.messages[0]["sid"]
     res = webhook("/twilio/sms/status", {"MessageSid": sid, "MessageStatus": "delivered"},
                   query=f"invitation={inv_id}")
     assert res.status_code == 204
-    assert _row(app, inv_id).status == "delivered" and _row(app, inv_id).wake_at == sent.wake_at
+    delivered = stored_invitation(app, inv_id)
+    assert delivered.status == "delivered" and delivered.wake_at == sent.wake_at
 
     res = webhook("/twilio/sms", {"MessageSid": "SM" + "7" * 32, "From": PHONE, "Body": "5"})
     assert res.status_code == 200
-    answered = _row(app, inv_id)
+    answered = stored_invitation(app, inv_id)
     assert answered.status == "answered" and answered.wake_at == sent.wake_at
 
     with app.app_context():
@@ -51,7 +45,7 @@ def test_wake_time_follows_an_sms_invitation_to_its_answer_and_is_then_cleared(
         woke = invitations.wake_due(sent.expires_at + timedelta(seconds=1))
         db.session.commit()
         assert (woke.seen, woke.expired, woke.claimed) == (1, 0, [])
-    cleared = _row(app, inv_id)
+    cleared = stored_invitation(app, inv_id)
     assert cleared.status == "answered" and cleared.wake_at is None
 
 
