@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import and_, select
 
 from survey_service.db import utcnow
@@ -98,7 +97,7 @@ def reconcile_sending(now: datetime | None = None, limit: int = 50) -> int:
     from survey_service.delivery.registry import channel_for
 
     now = now or utcnow()
-    period = timedelta(seconds=current_app.config["RECONCILE_AFTER_SECONDS"])
+    period = invitations.reconcile_after()
     rows = list(db.session.scalars(
         select(Invitation)
         .where(and_(Invitation.wake_at <= now, Invitation.status == Status.SENDING))

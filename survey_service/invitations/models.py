@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, event, inspect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -91,14 +91,13 @@ def _follow_state(_mapper, _connection, inv: Invitation) -> None:
         return
     if state.persistent and not any(state.attrs[name].history.added for name in _WAKE_INPUTS):
         return
-    from flask import current_app
-
+    from survey_service.invitations.service import reconcile_after
     from survey_service.invitations.wake import wake_time
 
     inv.wake_at = wake_time(
         inv.status or Status.SCHEDULED, due_at=inv.due_at, queued_at=inv.queued_at,
         sending_at=inv.sending_at, expires_at=inv.expires_at, now=utcnow(),
-        reconcile_after=timedelta(seconds=current_app.config["RECONCILE_AFTER_SECONDS"]))
+        reconcile_after=reconcile_after())
 
 
 class OptOut(Base):

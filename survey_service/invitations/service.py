@@ -22,7 +22,7 @@ from survey_service.invitations.wake import REQUEUE_AFTER, Woken, sweep_action
 from survey_service.surveys.models import Survey
 
 
-def _reconcile_after() -> timedelta:
+def reconcile_after() -> timedelta:
     """How long a row may stay in `sending` before the provider is asked about it."""
     return timedelta(seconds=current_app.config["RECONCILE_AFTER_SECONDS"])
 
@@ -57,11 +57,11 @@ def wake_due(now: datetime | None = None, limit: int = 500) -> Woke:
         woken = woken.with_for_update(skip_locked=True)
     by_action: dict[str, list[int]] = {}
     sleeping = []
-    reconcile_after = _reconcile_after()
+    period = reconcile_after()
     woke = Woke()
     for row in db.session.execute(woken):
         woke.seen += 1
-        action, wake_at = sweep_action(Woken(*row[1:]), now, reconcile_after)
+        action, wake_at = sweep_action(Woken(*row[1:]), now, period)
         if action == "sleep":
             sleeping.append({"b_id": row.id, "b_status": row.status, "b_wake_at": wake_at})
         else:
@@ -174,7 +174,7 @@ def claim_for_send(invitation_id: int, now: datetime | None = None) -> Claim | N
     token, token_hash = new_token()
     now = now or utcnow()
     row = db.session.execute(_CLAIM, {"claim_id": invitation_id, "claim_now": now,
-                                      "claim_wake_at": now + _reconcile_after(),
+                                      "claim_wake_at": now + reconcile_after(),
                                       "claim_token_hash": token_hash}).one_or_none()
     if row is None:
         return None
