@@ -21,20 +21,17 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(build_config(app.instance_path, test_config))
     app.json.ensure_ascii = False  # Chinese reasons and labels stay readable in API answers
 
-    from survey_service import errors, extensions, i18n, logs
-    from survey_service.db import close_unit_connection
+    from survey_service import errors, extensions, fastpath, i18n, logs
 
     logs.init_app(app)
     extensions.db.init_app(app)
-    app.teardown_appcontext(close_unit_connection)
     extensions.csrf.init_app(app)
     extensions.limiter.init_app(app)
-    extensions.trim_limiter_hooks(app)
-    app.session_interface = extensions.CookieSessionOnDemand()
     extensions.api.init_app(app)
     extensions.celery_init_app(app)
     errors.init_app(app)
     i18n.init_app(app)
+    fastpath.init_app(app)  # after the limiter, whose hooks it trims
 
     from survey_service import apidocs, health
     from survey_service.answers.api import blp as answers_api

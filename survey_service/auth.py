@@ -13,8 +13,9 @@ from flask_smorest import abort
 from sqlalchemy import JSON, Row, String, bindparam, lambda_stmt, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from survey_service.db import Base, unit_connection, utcnow
+from survey_service.db import Base, utcnow
 from survey_service.extensions import db
+from survey_service.fastpath import unit_connection
 
 SCOPES = ("interactions:write", "reports:read", "incentives:write", "agent", "admin")
 KEY_PREFIX = "sk_"

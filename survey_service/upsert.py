@@ -1,22 +1,21 @@
-"""INSERT ... ON CONFLICT DO NOTHING for the two databases the service runs on."""
+"""INSERT ... ON CONFLICT DO NOTHING, for the paths that deduplicate retries in one statement."""
 
 from __future__ import annotations
 
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import insert
 
 from survey_service.extensions import db
 
-# One statement per table and dialect, built on first use: the values go in as parameters.
+# One statement per table, built on first use: the values go in as parameters.
 _STATEMENTS: dict = {}
 
 
-def if_absent_statement(table, dialect_name: str):
+def if_absent_statement(table):
     """The table's INSERT ... ON CONFLICT DO NOTHING RETURNING its key, for execution with values."""
-    stmt = _STATEMENTS.get((table, dialect_name))
+    stmt = _STATEMENTS.get(table)
     if stmt is None:
-        dialect = postgresql if dialect_name == "postgresql" else sqlite
-        stmt = _STATEMENTS[(table, dialect_name)] = (
-            dialect.insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns))
+        stmt = _STATEMENTS[table] = insert(table).on_conflict_do_nothing().returning(
+            *table.primary_key.columns)
     return stmt
 
 
@@ -25,6 +24,4 @@ def insert_if_absent(model, **values) -> bool:
 
     One statement, no savepoint: the hot webhook paths use it to deduplicate retries.
     """
-    connection = db.session.connection()
-    stmt = if_absent_statement(model.__table__, connection.dialect.name)
-    return connection.execute(stmt, values).first() is not None
+    return db.session.connection().execute(if_absent_statement(model.__table__), values).first() is not None

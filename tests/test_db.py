@@ -8,7 +8,8 @@ from sqlalchemy.dialects.postgresql import psycopg
 from sqlalchemy.exc import IntegrityError
 
 from survey_service.answers.models import InboundMessage
-from survey_service.db import DriverStatement, constant, unit_connection, utcnow
+from survey_service.db import constant, utcnow
+from survey_service.fastpath import DriverStatement, unit_connection
 from survey_service.invitations.models import Invitation
 
 

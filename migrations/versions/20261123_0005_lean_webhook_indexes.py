@@ -26,8 +26,7 @@ def upgrade() -> None:
     with op.batch_alter_table('conversations', schema=None) as batch_op:
         batch_op.drop_index('ix_conversations_call_sid')
         batch_op.create_index('ix_conversations_call_sid', ['call_sid'], unique=False,
-                              postgresql_where=sa.text('call_sid IS NOT NULL'),
-                              sqlite_where=sa.text('call_sid IS NOT NULL'))
+                              postgresql_where=sa.text('call_sid IS NOT NULL'))
 
 
 def downgrade() -> None:

@@ -31,12 +31,13 @@ class Answers(MethodView):
         answer = service.Answer(score=data["score"], channel="web", reason=data.get("reason"),
                                 anonymous=data.get("anonymous", False))
         try:
-            response = service.record_answer(inv, answer)
+            recorded = service.record_answer(inv.id, answer)
         except service.AnswerError as exc:
             db.session.rollback()
             if exc.status == 422 and exc.field:
                 abort(422, errors={"json": {exc.field: [exc.message]}}, message=exc.message)
             abort(exc.status, message=exc.message)
-        body = service.response_body(response)
+        body = service.response_body(recorded.response_id)
         db.session.commit()
+        service.after_answer(recorded)
         return body

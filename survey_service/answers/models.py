@@ -62,8 +62,7 @@ class Conversation(Base):
     __tablename__ = "conversations"
     # Only calls have a CallSid: SMS conversations stay out of its index.
     __table_args__ = (Index("ix_conversations_call_sid", "call_sid",
-                            postgresql_where=text("call_sid IS NOT NULL"),
-                            sqlite_where=text("call_sid IS NOT NULL")),)
+                            postgresql_where=text("call_sid IS NOT NULL")),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     invitation_id: Mapped[int] = mapped_column(ForeignKey("invitations.id"), unique=True)

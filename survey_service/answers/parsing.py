@@ -6,6 +6,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from survey_service.answers.rules import GivenScore
+
 STOP_WORDS = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "td", "退订", "退訂"})
 START_WORDS = frozenset({"start", "unstop"})
 HELP_WORDS = frozenset({"help", "info", "帮助", "幫助"})
@@ -78,9 +80,7 @@ class ScoreWords:
 
     def on_scale(self, lo: int, hi: int) -> int | None:
         """The score this reply gives on a lo..hi scale (in or out of it), or None."""
-        if (lo, hi) == (0, 1) and self.yes_no is not None:
-            return self.yes_no
-        return self.number
+        return GivenScore.py(self.number, self.yes_no, lo, hi)
 
 
 def _keyword(bare: str) -> Reply | None:

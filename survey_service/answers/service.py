@@ -1,19 +1,30 @@
-"""Record an answer, once: record_answer for every path, and answer_ctes for the same writes in one
-PostgreSQL statement (an SMS score). Both answer the invitation with the same conditional UPDATE."""
+"""Record an answer once, the same way for every way an answer arrives (rule 5).
+
+The web form, the JSON API, an IVR keypress and an SMS reply all store their answer with one
+statement built from the same parts (answer_target, answer_writes): the rules of answers.rules,
+the invitation's open rule and the conditional UPDATE to `answered`. Each path returns a Recorded
+and calls after_answer() once its transaction has committed.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
-from sqlalchemy import ColumnElement, and_, bindparam, case, exists, insert, null, or_, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import CTE, Integer, and_, bindparam, exists, func, insert, not_, select, true, update
 
-from survey_service.answers.models import Response, new_response_id
+from survey_service.answers import rules
+from survey_service.answers.models import Conversation, Response, new_response_id
 from survey_service.db import constant, utcnow
 from survey_service.extensions import db
-from survey_service.invitations.models import ANSWERABLE, Invitation, Status
+from survey_service.interactions.models import Interaction
+from survey_service.invitations.models import Invitation, Status, answer_refusal, takes_answers
+from survey_service.surveys.models import Survey
+
+log = logging.getLogger(__name__)
 
 MAX_REASON = 2000
 
@@ -50,6 +61,21 @@ class NotOpen(AnswerError):
     status = 404
 
 
+def refusal_error(refusal: str) -> AnswerError:
+    """The error for an answer_refusal() reason."""
+    if refusal == "answered":
+        return AlreadyAnswered("This survey has already been answered.")
+    if refusal == "expired":
+        return Expired("This survey has expired.")
+    return NotOpen("This survey is not open.")
+
+
+def open_state_error(inv, now: datetime) -> AnswerError | None:
+    """Why this invitation (anything with status and expires_at) cannot take an answer now, or None."""
+    refusal = answer_refusal(inv.status, inv.expires_at, now)
+    return refusal_error(refusal) if refusal else None
+
+
 @dataclass
 class Answer:
     """What a channel hands in."""
@@ -58,202 +84,210 @@ class Answer:
     channel: str
     reason: str | None = None
     anonymous: bool = False
-    recording_url: str | None = None
 
 
 @dataclass(frozen=True)
-class Target:
-    """What an answer needs of its invitation, survey and interaction: plain values, no ORM state.
+class Recorded:
+    """What every answer path returns once its answer is stored: the input of after_answer()."""
 
-    record_answer also takes any row with these names (the SMS look-up selects them in one query).
-    """
-
-    id: int
-    status: str
-    expires_at: datetime | None
-    locale: str | None
+    response_id: str
+    invitation_id: int
     survey_id: int
-    metric: str
-    scale_min: int
-    scale_max: int
-    anonymity: str
-    interaction_id: int
-    interaction_type: str | None
-    agent_id: str | None
-    team: str | None
-    queue: str | None
-    customer_id: str | None
+    score: int
+    anonymous: bool
+    channel: str
 
 
-def target_of(inv: Invitation) -> Target:
-    """The Target of a loaded invitation (its survey and interaction are read here)."""
-    survey, interaction = inv.survey, inv.interaction
-    return Target(inv.id, inv.status, inv.expires_at, inv.locale, inv.survey_id, survey.metric,
-                  survey.scale_min, survey.scale_max, survey.anonymity, interaction.id,
-                  interaction.type, interaction.agent_id, interaction.team, interaction.queue,
-                  interaction.customer_id)
-
-
-def check(target, answer: Answer) -> bool:
-    """Validate against the survey; returns whether the answer will be stored anonymously."""
-    if not target.scale_min <= answer.score <= target.scale_max:
-        raise OutOfScale(f"Score must be between {target.scale_min} and {target.scale_max}.",
-                         "score")
-    if answer.reason is not None and len(answer.reason) > MAX_REASON:
+def clean_reason(reason: str | None) -> str | None:
+    """A reason as stored: trimmed, None when empty; longer than MAX_REASON is refused."""
+    reason = (reason or "").strip() or None
+    if reason is not None and len(reason) > MAX_REASON:
         raise AnswerError(f"A reason may be at most {MAX_REASON} characters.", "reason")
-    if answer.anonymous and target.anonymity == "never":
-        raise AnonymityNotAllowed("This survey does not take anonymous answers.", "anonymous")
-    return target.anonymity == "always" or bool(answer.anonymous)
+    return reason
 
 
-def open_state_error(inv, now: datetime) -> AnswerError | None:
-    """Why this invitation (anything with status and expires_at) cannot take an answer now, or None."""
-    if inv.status == Status.ANSWERED:
-        return AlreadyAnswered("This survey has already been answered.")
-    if inv.status == Status.EXPIRED or (inv.expires_at is not None and inv.expires_at <= now):
-        return Expired("This survey has expired.")
-    if inv.status not in ANSWERABLE:
-        return NotOpen("This survey is not open.")
-    return None
+# -- the answer statement's parts -----------------------------------------------------------------
+
+# Names of the target row that the writes read (besides those a path adds for itself).
+TARGET = ("id", "locale", "survey_id", "interaction_id", "metric", "scale_min", "scale_max",
+          "anonymity", "interaction_type", "agent_id", "team", "queue", "customer_id",
+          "wants_anonymous")
+_inv, _survey, _interaction, _conv = (Invitation.__table__, Survey.__table__, Interaction.__table__,
+                                      Conversation.__table__)
 
 
-# The answer's statements are built once: building them per call cost more CPU than running them.
-_inv = Invitation.__table__
-# Equalities, not IN: an IN list is an expanding parameter whose SQL is re-rendered on every execution.
-def answerable(invitations) -> ColumnElement:
-    """SQL: the invitation (table or alias) can take an answer by its status."""
-    return or_(*(invitations.c.status == constant(s.value) for s in sorted(ANSWERABLE)))
+def answer_target(where, *extra: str, aliases=None, newest: bool = False):
+    """SELECT the invitation an answer is for, with its survey, interaction and conversation.
 
-
-ANSWERABLE_ROW = answerable(_inv)
-_ANSWER = (
-    update(_inv)
-    .where(and_(_inv.c.id == bindparam("answer_id"), ANSWERABLE_ROW,
-                or_(_inv.c.expires_at.is_(None),
-                    _inv.c.expires_at > bindparam("answer_now", type_=_inv.c.expires_at.type))))
-    .values(status=Status.ANSWERED, answered_at=bindparam("answered_at", type_=_inv.c.answered_at.type)))
-_STATE = select(_inv.c.status, _inv.c.expires_at).where(_inv.c.id == bindparam("state_id"))
-_INSERT_RESPONSE = insert(Response.__table__)
-
-
-def answer_ctes(take, guard):
-    """record_answer's two writes as PostgreSQL CTEs, for one statement that also reads and does more.
-
-    `take` is a CTE of at most one row with the names of Target plus `score` and `anonymous`, both
-    already checked against the survey as check() does. `won` is the conditional UPDATE, run only when
-    the `guard` CTE yields a row; `stored` inserts the response as build_response() would, only when
-    `won` did. Parameters: response_id, answer_channel, answer_now and answer_today (its day).
+    `where` takes the four tables (or their aliases) and gives the condition; `extra` names more
+    columns for the path's own use; `newest` keeps only the most recent match.
     """
-    won = (update(_inv)
-           .where(and_(_inv.c.id == take.c.id, ANSWERABLE_ROW,
-                       or_(_inv.c.expires_at.is_(None),
-                           _inv.c.expires_at > bindparam("answer_now", type_=_inv.c.expires_at.type)),
-                       exists(select(guard.c[0]))))
-           .values(status=constant(Status.ANSWERED.value),
-                   answered_at=bindparam("answer_now", type_=_inv.c.expires_at.type))
-           .returning(_inv.c.id).cte("w"))
-    anonymous = take.c.anonymous
-
-    def linked(column):
-        return case((anonymous, null()), else_=column)
-
-    columns = Response.__table__.c
-    values = {
-        "id": bindparam("response_id", type_=columns.id.type), "survey_id": take.c.survey_id,
-        "metric": take.c.metric, "score": take.c.score, "reason": null(), "recording_url": null(),
-        "anonymous": anonymous, "channel": bindparam("answer_channel", type_=columns.channel.type),
-        "interaction_type": take.c.interaction_type, "agent_id": take.c.agent_id,
-        "team": take.c.team, "queue": take.c.queue, "locale": take.c.locale,
-        "answered_at": case((anonymous, bindparam("answer_today", type_=columns.answered_at.type)),
-                            else_=bindparam("answer_now", type_=columns.answered_at.type)),
-        "invitation_id": linked(take.c.id), "interaction_id": linked(take.c.interaction_id),
-        "customer_id": linked(take.c.customer_id),
+    i, s, n, c = aliases or (_inv, _survey, _interaction, _conv)
+    available = {
+        "id": i.c.id, "status": i.c.status, "expires_at": i.c.expires_at, "locale": i.c.locale,
+        "survey_id": i.c.survey_id, "interaction_id": i.c.interaction_id, "metric": s.c.metric,
+        "scale_min": s.c.scale_min, "scale_max": s.c.scale_max, "anonymity": s.c.anonymity,
+        "texts": s.c.texts, "interaction_type": n.c.type.label("interaction_type"),
+        "agent_id": n.c.agent_id, "team": n.c.team, "queue": n.c.queue,
+        "customer_id": n.c.customer_id, "conversation_id": c.c.id.label("conversation_id"),
+        "wants_anonymous": c.c.wants_anonymous,
     }
+    query = (select(*(available[name] for name in (*TARGET, *extra)))
+             .select_from(i.join(s, s.c.id == i.c.survey_id)
+                          .join(n, n.c.id == i.c.interaction_id)
+                          .outerjoin(c, c.c.invitation_id == i.c.id))
+             .where(where(i, s, n, c)))
+    if newest:
+        query = (query.order_by(func.coalesce(i.c.sent_at, i.c.sending_at, i.c.created_at).desc(),
+                                i.c.id.desc())
+                 .limit(constant(1)))
+    return query
+
+
+def given_score(target):
+    """SQL: the score the parameters give for this target; a yes/no scale takes `yes_no` first."""
+    return rules.GivenScore.sql(bindparam("number", type_=Integer), bindparam("yes_no", type_=Integer),
+                                target.c.scale_min, target.c.scale_max)
+
+
+def asked(target):
+    """SQL: the respondent asked for anonymity, in this answer or earlier in its conversation."""
+    return rules.asked_anonymous(bindparam("asked_anonymous", type_=_survey.c.active.type),
+                                 target.c.wants_anonymous)
+
+
+class Writes(NamedTuple):
+    """The CTEs of answer_writes(), for a statement to select from."""
+
+    take: CTE
+    guard: CTE | None
+    won: CTE
+    stored: CTE
+
+
+def answer_writes(target, *, reason, guard_of: Callable[[CTE], CTE] | None = None) -> Writes:
+    """The answer's steps as CTEs over the `target` CTE, each running only if the one before did.
+
+    1. take (k): the target with its score and anonymity, only if the survey takes them
+       (rules.InScale, rules.RefusesAnonymity; anonymity decided by rules.StoredAnonymous);
+    2. guard: `guard_of(take)`, when given, a CTE that must yield a row (the SMS MessageSid);
+    3. won (w): the conditional UPDATE to `answered`, only while the invitation takes answers
+       (invitations.models.takes_answers): of two answers at once, one wins;
+    4. stored (r): the response row (rules.response_values), only when `won` did.
+    Parameters: number, yes_no, asked_anonymous, response_id, answer_channel, answer_now.
+    """
+    score, wanted = given_score(target), asked(target)
+    now = bindparam("answer_now", type_=_inv.c.answered_at.type)
+    take = (select(*(target.c[name] for name in TARGET if name != "wants_anonymous"),
+                   score.label("score"),
+                   rules.StoredAnonymous.sql(target.c.anonymity, wanted).label("anonymous"))
+            .where(and_(rules.InScale.sql(score, target.c.scale_min, target.c.scale_max),
+                        not_(rules.RefusesAnonymity.sql(target.c.anonymity, wanted))))
+            .cte("k"))
+    guard = guard_of(take) if guard_of is not None else None
+    won_if = [_inv.c.id == take.c.id, takes_answers(_inv, now)]
+    if guard is not None:
+        won_if.append(exists(select(guard.c[0])))
+    won = (update(_inv).where(and_(*won_if))
+           .values(status=constant(Status.ANSWERED.value), answered_at=now)
+           .returning(_inv.c.id).cte("w"))
+    columns = Response.__table__.c
+    values = rules.response_values(
+        take, response_id=bindparam("response_id", type_=columns.id.type),
+        channel=bindparam("answer_channel", type_=columns.channel.type), now=now, reason=reason)
     stored = (insert(Response.__table__)
               .from_select(list(values), select(*values.values()).select_from(
                   take.join(won, won.c.id == take.c.id)))
-              .returning(columns.id, columns.anonymous).cte("r"))
-    return won, stored
+              .returning(columns.id, columns.anonymous, columns.score).cte("r"))
+    return Writes(take, guard, won, stored)
 
 
-def answer_parameters(channel: str, now: datetime) -> dict:
-    """The parameters of answer_ctes(), with a fresh response id."""
-    return {"response_id": new_response_id(), "answer_channel": channel, "answer_now": now,
-            "answer_today": day_of(now)}
+def answer_parameters(answer: Answer, now: datetime, *, yes_no: int | None = None) -> dict:
+    """The parameters of answer_writes(), with a fresh response id."""
+    return {"response_id": new_response_id(), "answer_channel": answer.channel, "answer_now": now,
+            "number": answer.score, "yes_no": yes_no, "asked_anonymous": bool(answer.anonymous)}
 
 
-def day_of(moment: datetime) -> datetime:
-    """The time an anonymous answer keeps: only its day (DESIGN 5)."""
-    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+# -- one invitation, by id: the web form, the JSON API and the IVR --------------------------------
+
+_by_id = answer_target(lambda i, s, n, c: i.c.id == bindparam("invitation_id"),
+                       "status", "expires_at").cte("t")
+_stored = answer_writes(_by_id, reason=bindparam("reason", type_=Response.__table__.c.reason.type)).stored
+_score = given_score(_by_id)
+_ANSWER_BY_ID = (
+    select(_by_id.c.id, _by_id.c.survey_id, _by_id.c.status, _by_id.c.expires_at,
+           _by_id.c.scale_min, _by_id.c.scale_max,
+           rules.InScale.sql(_score, _by_id.c.scale_min, _by_id.c.scale_max).label("in_scale"),
+           rules.RefusesAnonymity.sql(_by_id.c.anonymity, asked(_by_id)).label("refused"),
+           _stored.c.id.label("response_id"), _stored.c.anonymous)
+    .select_from(_by_id.outerjoin(_stored, true())))
 
 
-def state_error(connection, invitation_id: int, now: datetime) -> AnswerError:
-    """Why an answer just lost its conditional UPDATE: answered, expired or not open."""
-    state = connection.execute(_STATE, {"state_id": invitation_id}).one()
-    return open_state_error(state, now) or AlreadyAnswered("This survey has already been answered.")
+def record_answer(invitation_id: int, answer: Answer, now: datetime | None = None) -> Recorded:
+    """Store one answer for the invitation exactly once; raises an AnswerError (nothing written) if not.
 
-
-def record_answer(inv, answer: Answer, now: datetime | None = None) -> Response:
-    """Store one answer for `inv` exactly once; raises an AnswerError (nothing written) if not.
-
-    `inv` is an Invitation or a Target-shaped row. The invitation moves to `answered` with one
-    conditional UPDATE; only the caller that wins it inserts the response (rule 5). The caller commits.
+    One statement on the session's connection (the caller commits): the take, the conditional
+    UPDATE and the INSERT of answer_writes(). What it refused is read from the same row: off the
+    scale or an anonymity the survey refuses (422), else the invitation's state (409, 410, 404).
     """
     now = now or utcnow()
-    loaded = inv if isinstance(inv, Invitation) else None
-    target = target_of(inv) if loaded is not None else inv
-    anonymous = check(target, answer)
-    error = open_state_error(target, now)
-    if error:
-        raise error
-    connection = db.session.connection()
-    won = connection.execute(_ANSWER, {"answer_id": target.id, "answer_now": now,
-                                       "answered_at": now}).rowcount == 1
-    if not won:
-        if loaded is not None:
-            db.session.refresh(loaded)
-            raise open_state_error(loaded, now) or AlreadyAnswered("This survey has already been answered.")
-        raise state_error(connection, target.id, now)
-    values = build_response(target, answer, anonymous, now)
-    try:
-        connection.execute(_INSERT_RESPONSE, values)
-    except IntegrityError as exc:
-        db.session.rollback()
-        raise AlreadyAnswered("This survey has already been answered.") from exc
-    if loaded is not None:
-        # The UPDATE above is what the database holds; tell the loaded object without a re-read.
-        set_committed_value(loaded, "status", Status.ANSWERED.value)
-        set_committed_value(loaded, "answered_at", now)
-    return Response(**values)
+    reason = clean_reason(answer.reason)
+    row = db.session.connection().execute(
+        _ANSWER_BY_ID, {**answer_parameters(answer, now), "invitation_id": invitation_id,
+                        "reason": reason}).first()
+    if row is None:
+        raise NotOpen("This survey is not open.")
+    if row.response_id is None:
+        if not row.in_scale:
+            raise OutOfScale(f"Score must be between {row.scale_min} and {row.scale_max}.", "score")
+        if row.refused:
+            raise AnonymityNotAllowed("This survey does not take anonymous answers.", "anonymous")
+        # Lost the UPDATE: its state now, or another answer won while this one was read.
+        raise refusal_error(answer_refusal(row.status, row.expires_at, now) or "answered")
+    return Recorded(row.response_id, row.id, row.survey_id, answer.score, row.anonymous,
+                    answer.channel)
 
 
-def build_response(target, answer: Answer, anonymous: bool, now: datetime) -> dict:
-    """The stored row's values; an anonymous one has no link to the person and its time only to the day."""
-    reason = (answer.reason or "").strip() or None
-    linked = not anonymous
-    return {
-        "id": new_response_id(), "survey_id": target.survey_id, "metric": target.metric,
-        "score": answer.score, "reason": reason, "recording_url": answer.recording_url,
-        "anonymous": anonymous, "channel": answer.channel,
-        "interaction_type": target.interaction_type, "agent_id": target.agent_id,
-        "team": target.team, "queue": target.queue, "locale": target.locale,
-        "answered_at": now if linked else day_of(now),
-        "invitation_id": target.id if linked else None,
-        "interaction_id": target.interaction_id if linked else None,
-        "customer_id": target.customer_id if linked else None,
-    }
+def make_anonymous(response_id: str) -> bool:
+    """Cut a stored answer's links to the person (an SMS ANON, IVR key 1) when its survey allows it.
+
+    True when the answer is anonymous now. The same rules as when an answer is stored: a survey
+    whose anonymity is `never` refuses, and the values are rules.made_anonymous().
+    """
+    responses = Response.__table__
+    anonymity = (select(_survey.c.anonymity).where(_survey.c.id == responses.c.survey_id)
+                 .scalar_subquery())
+    row = db.session.execute(
+        update(responses)
+        .where(and_(responses.c.id == response_id,
+                    not_(rules.RefusesAnonymity.sql(anonymity, true()))))
+        .values(**rules.made_anonymous(responses))
+        .returning(responses.c.id)).first()
+    return row is not None
 
 
-def response_body(response: Response) -> dict:
-    """An answer as the API shows it; anonymous answers show no link to the person."""
-    body = {"id": response.id, "survey": None, "metric": response.metric,
-            "score": response.score, "reason": response.reason,
-            "anonymous": response.anonymous, "channel": response.channel,
-            "answered_at": response.answered_at.isoformat()}
-    from survey_service.surveys.models import Survey
+def after_answer(recorded: Recorded | None) -> None:
+    """The one step every answer path takes after its transaction commits.
 
-    survey = db.session.get(Survey, response.survey_id)
-    body["survey"] = survey.key if survey else None
-    if response.anonymous:
-        body["answered_at"] = response.answered_at.date().isoformat()
-    return body
+    Work that follows an answer hangs here, whichever way the answer came. Today it logs that the
+    invitation was answered, and never the response or its score: an answer may still be made
+    anonymous (SMS ANON, IVR key 1), and a log line must not tie it to the invitation.
+    """
+    if recorded is None:
+        return
+    log.info("answer recorded: invitation %s, survey %s, channel %s",
+             recorded.invitation_id, recorded.survey_id, recorded.channel)
+
+
+def response_body(response_id: str) -> dict:
+    """An answer as the API shows it; an anonymous one shows no link to the person and only its day."""
+    row = db.session.execute(
+        select(Response, Survey.key).join(Survey, Survey.id == Response.survey_id)
+        .where(Response.id == response_id)).one()
+    response, survey_key = row
+    answered = response.answered_at
+    return {"id": response.id, "survey": survey_key, "metric": response.metric,
+            "score": response.score, "reason": response.reason, "anonymous": response.anonymous,
+            "channel": response.channel,
+            "answered_at": answered.date().isoformat() if response.anonymous else answered.isoformat()}
+

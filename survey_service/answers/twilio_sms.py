@@ -7,11 +7,12 @@ from functools import lru_cache
 from flask import Blueprint, Response, abort, request
 from twilio.twiml.messaging_response import MessagingResponse
 
-from survey_service.answers.conversations import handle_sms
+from survey_service.answers.service import after_answer
+from survey_service.answers.sms import handle_sms
 from survey_service.answers.twilio_security import twilio_signed
-from survey_service.db import commit_session
 from survey_service.delivery.callbacks import apply_status, parse_error_code
 from survey_service.extensions import db
+from survey_service.fastpath import commit_session
 
 bp = Blueprint("twilio_sms", __name__, url_prefix="/twilio/sms")
 
@@ -44,7 +45,8 @@ def inbound():
     if not sid or not phone:
         return twiml(messaging(None))
     reply = handle_sms(sid, phone, form.get("Body", ""))
-    commit_session()  # a score on PostgreSQL was one statement on the unit connection
+    commit_session()  # a score was one statement on the unit connection, committed by itself
+    after_answer(reply.recorded)
     return twiml(messaging(reply.text))
 
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 from flask import Blueprint, current_app, request
 from twilio.twiml.voice_response import VoiceResponse
 
-from survey_service.answers import conversations
-from survey_service.answers.conversations import VoiceStep
+from survey_service.answers import voice
+from survey_service.answers.service import after_answer
 from survey_service.answers.twilio_security import twilio_signed
 from survey_service.answers.twilio_sms import invitation_arg, twiml
+from survey_service.answers.voice import VoiceStep
 from survey_service.delivery.callbacks import apply_status, parse_error_code
 from survey_service.extensions import db
 from survey_service.i18n import gettext, normalize_locale, survey_text
+from survey_service.invitations.transfer import transfer_invitation
 
 bp = Blueprint("twilio_voice", __name__, url_prefix="/twilio/voice")
 
@@ -104,6 +106,7 @@ def render(step: VoiceStep, attempt: int = 1) -> VoiceResponse:
 
 def _finish(step: VoiceStep, attempt: int = 1):
     db.session.commit()
+    after_answer(step.recorded)
     return twiml(render(step, attempt))
 
 
@@ -111,18 +114,18 @@ def _finish(step: VoiceStep, attempt: int = 1):
 @twilio_signed
 def invitation_call(invitation_id: int):
     """Our outbound call was answered: ask the question."""
-    return _finish(conversations.start_call(invitation_id, request.form.get("CallSid", "")))
+    return _finish(voice.start_call(invitation_id, request.form.get("CallSid", "")))
 
 
 @bp.post("/transfer/<source>/<external_id>")
 @twilio_signed
 def transfer(source: str, external_id: str):
     """A caller put through at the end of a call: find (or make) the invitation, then ask."""
-    inv = conversations.transfer_invitation(source, external_id, request.form.get("From"))
+    inv = transfer_invitation(source, external_id, request.form.get("From"))
     if inv is None:
         db.session.commit()
         return twiml(goodbye("ivr_no_survey", "en"))
-    return _finish(conversations.start_call(inv.id, request.form.get("CallSid", "")))
+    return _finish(voice.start_call(inv.id, request.form.get("CallSid", "")))
 
 
 @bp.post("/invitation/<int:invitation_id>/score")
@@ -130,7 +133,7 @@ def transfer(source: str, external_id: str):
 def score(invitation_id: int):
     """The keypress (or none); the attempt number lets an empty or invalid one repeat once."""
     attempt = request.args.get("attempt", default=1, type=int)
-    step = conversations.voice_score(invitation_id, request.form.get("CallSid", ""),
+    step = voice.voice_score(invitation_id, request.form.get("CallSid", ""),
                                      request.form.get("Digits"))
     return _finish(step, attempt)
 
@@ -138,14 +141,14 @@ def score(invitation_id: int):
 @bp.post("/invitation/<int:invitation_id>/anonymous")
 @twilio_signed
 def anonymous(invitation_id: int):
-    return _finish(conversations.voice_anonymous(invitation_id, request.form.get("CallSid", ""),
+    return _finish(voice.voice_anonymous(invitation_id, request.form.get("CallSid", ""),
                                                  request.form.get("Digits")))
 
 
 @bp.post("/invitation/<int:invitation_id>/reason")
 @twilio_signed
 def reason(invitation_id: int):
-    return _finish(conversations.voice_reason(invitation_id, request.form.get("CallSid", ""),
+    return _finish(voice.voice_reason(invitation_id, request.form.get("CallSid", ""),
                                               request.form.get("RecordingUrl")))
 
 

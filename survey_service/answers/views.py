@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from survey_service.answers import service
+from survey_service.answers import rules, service
 from survey_service.answers.limits import answer_limits
 from survey_service.db import utcnow
 from survey_service.extensions import db
@@ -30,7 +30,7 @@ def _page(inv, locale: str, form: AnswerForm | None = None, status: int = 200):
     form.score.choices = [(p, label) for p, label in labels]
     if form.score.data is None and not form.is_submitted():
         preselect = request.args.get("score", type=int)
-        if preselect is not None and survey.in_scale(preselect):
+        if preselect is not None and rules.InScale.py(preselect, survey.scale_min, survey.scale_max):
             form.score.data = preselect
     incentive = survey.incentive if inv.incentive_offered else None
     return render_template(
@@ -87,18 +87,16 @@ def submit(token):
     if not form.validate():
         return _page(inv, locale, form, status=422)
     answer = service.Answer(score=form.score.data, channel="web", reason=form.reason.data,
-                            anonymous=bool(form.anonymous.data)
-                            and inv.survey.anonymity != "never")
+                            anonymous=bool(form.anonymous.data))
     try:
-        response = service.record_answer(inv, answer)
+        recorded = service.record_answer(inv.id, answer)
     except service.AnswerError as exc:
         db.session.rollback()
         if exc.status == 422:
-            form.score.errors = [exc.message]
+            getattr(form, exc.field or "score").errors = [exc.message]
             return _page(inv, locale, form, status=422)
         return _closed(inv, locale, exc)
     db.session.commit()
-    return render_template("web/thanks.html", locale=locale, response=response,
-                           survey=inv.survey, incentive_code=getattr(response, "incentive_code",
-                                                                      None))
+    service.after_answer(recorded)
+    return render_template("web/thanks.html", locale=locale, recorded=recorded, survey=inv.survey)
 

@@ -5,8 +5,8 @@ from flask_smorest import Blueprint, abort
 from marshmallow import ValidationError
 
 from survey_service.auth import require
-from survey_service.db import commit_session
 from survey_service.extensions import db
+from survey_service.fastpath import commit_session
 from survey_service.interactions import service
 from survey_service.interactions.schemas import (
     BatchResultSchema,

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from sqlalchemy import JSON, and_, bindparam, column, exists, func, insert, or_, select, true
 from sqlalchemy.exc import IntegrityError
 
-from survey_service.db import DriverStatement, constant, rollback_unit, unit_connection, utcnow
+from survey_service.db import constant, utcnow
 from survey_service.extensions import db
+from survey_service.fastpath import DriverStatement, rollback_unit, unit_connection
 from survey_service.interactions.models import Interaction
 from survey_service.invitations.models import Invitation, OptOut, Status
 from survey_service.invitations.policy import (
@@ -149,13 +150,11 @@ _inv = Invitation.__table__
 _opt = OptOut.__table__
 _srv = Survey.__table__
 
-_INSERT_INTERACTION = insert(_int).returning(_int.c.id)
-_INSERT_INVITATIONS = insert(_inv).returning(_inv.c.id, sort_by_parameter_order=True)
 _PLANNED = ("survey_id", "channel", "address", "status", "suppressed_reason", "due_at", "expires_at",
             "wake_at", "incentive_offered", "holdout")
-# PostgreSQL stores an event with its invitations in one statement: the interaction's INSERT as a
-# CTE, and one invitation per element of a JSON array of planned rows (json_to_recordset): one
-# parameter to send rather than an array per column.
+# An event is stored with its invitations in one statement: the interaction's INSERT as a CTE, and
+# one invitation per element of a JSON array of planned rows (json_to_recordset): one parameter to
+# send rather than an array per column.
 _new = insert(_int).values({c.name: bindparam(c.name, type_=c.type) for c in _int.c
                             if c.name != "id"}).returning(_int.c.id).cte("new_interaction")
 _planned = func.json_to_recordset(bindparam("planned", type_=JSON)).table_valued(
@@ -167,9 +166,9 @@ _stored = (insert(_inv).from_select(
            bindparam("created_at", type_=_inv.c.created_at.type), constant(0), constant(0),
            *(_planned.c[name] for name in _PLANNED)).select_from(_new).join(_planned, true()))
     .returning(_inv.c.id, _inv.c.survey_id).cte("stored"))
-_store_pg = (select(_new.c.id, _stored.c.id.label("invitation_id"), _stored.c.survey_id)
+_store_statement = (select(_new.c.id, _stored.c.id.label("invitation_id"), _stored.c.survey_id)
              .select_from(_new.outerjoin(_stored, true())))
-_STORE_PG = DriverStatement(_store_pg)
+_STORE = DriverStatement(_store_statement)
 
 _who = {"customer_id": bindparam("who_id", type_=_int.c.customer_id.type),
         "phone": bindparam("who_phone", type_=_int.c.customer_phone.type),
@@ -224,22 +223,14 @@ def _plan_invitations(connection, v: dict) -> list[tuple]:
 def _store(connection, values: dict, locale: str | None, plans: list[tuple]) -> list[int]:
     """Write the interaction and its planned invitations; returns the invitation ids in plan order.
 
-    PostgreSQL takes it as one statement (atomic on its own); SQLite as two in the caller's
-    transaction. A replay raises IntegrityError and writes nothing.
+    One statement, atomic on its own: the interaction's INSERT as a CTE, and one invitation per
+    element of a JSON array of planned rows. A replay raises IntegrityError and writes nothing.
     """
-    locale, now = locale or "en", values["created_at"]
     planned = [{name: survey.id if name == "survey_id" else getattr(plan, name) for name in _PLANNED}
                for survey, plan in plans]
-    if connection.dialect.name == "postgresql":
-        for row in planned:  # JSON carries the times as ISO 8601; the recordset reads them back
-            for name in ("due_at", "expires_at", "wake_at"):
-                row[name] = _iso(row[name])
-        rows = _STORE_PG.rows(connection, {**values, "planned_locale": locale, "planned": planned})
-        by_survey = {row.survey_id: row.invitation_id for row in rows}
-        return [by_survey[survey.id] for survey, _ in plans]
-    interaction_id = connection.execute(_INSERT_INTERACTION, values).scalar_one()
-    if not plans:
-        return []
-    return connection.execute(_INSERT_INVITATIONS, [
-        {**row, "interaction_id": interaction_id, "locale": locale, "created_at": now}
-        for row in planned]).scalars().all()
+    for row in planned:  # JSON carries the times as ISO 8601; the recordset reads them back
+        for name in ("due_at", "expires_at", "wake_at"):
+            row[name] = _iso(row[name])
+    rows = _STORE.rows(connection, {**values, "planned_locale": locale or "en", "planned": planned})
+    by_survey = {row.survey_id: row.invitation_id for row in rows}
+    return [by_survey[survey.id] for survey, _ in plans]

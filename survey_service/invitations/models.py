@@ -5,10 +5,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, event, inspect
+from sqlalchemy import ColumnElement, ForeignKey, Index, String, UniqueConstraint, and_, event, inspect, or_
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from survey_service.db import Base, utcnow
+from survey_service.db import Base, constant, utcnow
 
 
 class Status(enum.StrEnum):
@@ -28,6 +28,30 @@ class Status(enum.StrEnum):
 FINAL = frozenset({Status.FAILED, Status.ANSWERED, Status.EXPIRED, Status.SUPPRESSED})
 # States in which the respondent holds a link or message and may answer.
 ANSWERABLE = frozenset({Status.SENDING, Status.SENT, Status.DELIVERED})
+
+
+def answer_refusal(status: str, expires_at: datetime | None, now: datetime) -> str | None:
+    """Why an invitation takes no answer at `now`: `answered`, `expired` or `not_open`; None if it does.
+
+    Its SQL twin is takes_answers(); a parity test holds the two together.
+    """
+    if status == Status.ANSWERED:
+        return "answered"
+    if status == Status.EXPIRED or (expires_at is not None and expires_at <= now):
+        return "expired"
+    if status not in ANSWERABLE:
+        return "not_open"
+    return None
+
+
+def takes_answers(invitations, now) -> ColumnElement:
+    """SQL: answer_refusal() is None, for the invitations table or an alias of it.
+
+    Equalities, not IN: an IN list is an expanding parameter whose SQL is re-rendered on every run.
+    """
+    columns = invitations.c
+    return and_(or_(*(columns.status == constant(s.value) for s in sorted(ANSWERABLE))),
+                or_(columns.expires_at.is_(None), columns.expires_at > now))
 
 
 class Invitation(Base):

@@ -52,9 +52,7 @@ def wake_due(now: datetime | None = None, limit: int = 500) -> Woke:
     now = now or utcnow()
     woken = (select(*_WOKEN)
              .where(and_(Invitation.wake_at <= now, Invitation.status != Status.SENDING))
-             .order_by(Invitation.wake_at).limit(limit))
-    if db.engine.dialect.name == "postgresql":
-        woken = woken.with_for_update(skip_locked=True)
+             .order_by(Invitation.wake_at).limit(limit).with_for_update(skip_locked=True))
     by_action: dict[str, list[int]] = {}
     sleeping = []
     period = reconcile_after()
@@ -130,11 +128,7 @@ _SURVEY_FIELDS = tuple(f.name for f in fields(ClaimedSurvey))
 
 
 def _of_row(table, column: str, key):
-    """`table.column` of the invitation's row (a correlated scalar subquery), labelled `column`.
-
-    SQLite prints RETURNING columns unqualified (`WHERE id = survey_id`), which resolves right only
-    while `table` has no column named like `key`; surveys and interactions have none.
-    """
+    """`table.column` of the invitation's row (a correlated scalar subquery), labelled `column`."""
     return (select(table.c[column]).where(table.c.id == key).correlate(_inv)
             .scalar_subquery().label(column))
 

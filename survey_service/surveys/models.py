@@ -53,8 +53,5 @@ class Survey(Base):
     def scale(self) -> dict:
         return {"min": self.scale_min, "max": self.scale_max}
 
-    def in_scale(self, score: int) -> bool:
-        return self.scale_min <= score <= self.scale_max
-
     def __repr__(self) -> str:
         return f"<Survey {self.key}>"

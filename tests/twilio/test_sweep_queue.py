@@ -8,9 +8,10 @@ import pytest
 from sqlalchemy import select, text
 
 from survey_service.answers import service as answers
-from survey_service.db import unit_connection, utcnow
+from survey_service.db import utcnow
 from survey_service.delivery.callbacks import reconcile_sending
 from survey_service.extensions import db
+from survey_service.fastpath import unit_connection
 from survey_service.invitations import service as invitations
 from survey_service.invitations.models import Invitation
 from survey_service.invitations.sweeper import sweep
