@@ -79,7 +79,7 @@ class KeptTime:
 
     @staticmethod
     def sql(moment, anonymous) -> ColumnElement:
-        return case((anonymous, func.date_trunc("day", moment, constant("UTC"))), else_=moment)
+        return case((anonymous, func.date_trunc(constant("day"), moment, constant("UTC"))), else_=moment)
 
 
 def response_values(take, *, response_id, channel, now, reason) -> dict:

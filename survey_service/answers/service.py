@@ -152,7 +152,7 @@ def given_score(target):
 
 def asked(target):
     """SQL: the respondent asked for anonymity, in this answer or earlier in its conversation."""
-    return rules.asked_anonymous(bindparam("asked_anonymous", type_=_survey.c.active.type),
+    return rules.asked_anonymous(bindparam("anon", type_=_survey.c.active.type),
                                  target.c.wants_anonymous)
 
 
@@ -174,10 +174,10 @@ def answer_writes(target, *, reason, guard_of: Callable[[CTE], CTE] | None = Non
     3. won (w): the conditional UPDATE to `answered`, only while the invitation takes answers
        (invitations.models.takes_answers): of two answers at once, one wins;
     4. stored (r): the response row (rules.response_values), only when `won` did.
-    Parameters: number, yes_no, asked_anonymous, response_id, answer_channel, answer_now.
+    Parameters: number, yes_no, anon (asked for anonymity), response_id, answer_channel, now.
     """
     score, wanted = given_score(target), asked(target)
-    now = bindparam("answer_now", type_=_inv.c.answered_at.type)
+    now = bindparam("now", type_=_inv.c.answered_at.type)
     take = (select(*(target.c[name] for name in TARGET if name != "wants_anonymous"),
                    score.label("score"),
                    rules.StoredAnonymous.sql(target.c.anonymity, wanted).label("anonymous"))
@@ -204,8 +204,8 @@ def answer_writes(target, *, reason, guard_of: Callable[[CTE], CTE] | None = Non
 
 def answer_parameters(answer: Answer, now: datetime, *, yes_no: int | None = None) -> dict:
     """The parameters of answer_writes(), with a fresh response id."""
-    return {"response_id": new_response_id(), "answer_channel": answer.channel, "answer_now": now,
-            "number": answer.score, "yes_no": yes_no, "asked_anonymous": bool(answer.anonymous)}
+    return {"response_id": new_response_id(), "answer_channel": answer.channel, "now": now,
+            "number": answer.score, "yes_no": yes_no, "anon": bool(answer.anonymous)}
 
 
 # -- one invitation, by id: the web form, the JSON API and the IVR --------------------------------

@@ -47,7 +47,7 @@ def first_time(message_sid: str) -> bool:
 def _newest_open_sms(i, s, n, c):
     """The condition of answer_target() for the open SMS invitations to :phone."""
     return and_(i.c.channel == constant("sms"), i.c.address == bindparam("phone"),
-                takes_answers(i, bindparam("answer_now", type_=i.c.expires_at.type)))
+                takes_answers(i, bindparam("now", type_=i.c.expires_at.type)))
 
 
 # The invitation a reply answers, the newest still open, with what the conversation needs.
@@ -69,7 +69,7 @@ _aliases = (Invitation.__table__.alias("i"), Survey.__table__.alias("s"),
             Interaction.__table__.alias("n"), Conversation.__table__.alias("c"))
 _target = service.answer_target(_newest_open_sms, "texts", aliases=_aliases, newest=True).cte("t")
 _msg, _conv = InboundMessage.__table__, Conversation.__table__
-_now = bindparam("answer_now", type_=_msg.c.received_at.type)
+_now = bindparam("now", type_=_msg.c.received_at.type)
 
 
 def _fresh(take):
@@ -87,7 +87,7 @@ _reason_row = insert(_conv).from_select(
     ["invitation_id", "channel", "state", "reprompts", "wants_anonymous", "response_id", "open_until",
      "created_at"],
     select(_take.c.id, constant("sms"), constant("reason"), constant(0), constant(False), _stored.c.id,
-           bindparam("conv_open_until", type_=_conv.c.open_until.type), _now)
+           bindparam("until", type_=_conv.c.open_until.type), _now)
     .select_from(_take.join(_stored, true())))
 _opened = (_reason_row.on_conflict_do_update(
     index_elements=["invitation_id"],
@@ -113,7 +113,7 @@ def newest_open(phone: str, now: datetime):
     The row has the names of answers.service.TARGET, plus the survey's texts and the conversation's
     id (None when there is no conversation yet).
     """
-    return unit_connection().execute(_NEWEST_OPEN, {"phone": phone, "answer_now": now}).first()
+    return unit_connection().execute(_NEWEST_OPEN, {"phone": phone, "now": now}).first()
 
 
 def reason_pending(phone: str, now: datetime) -> Conversation | None:
@@ -203,7 +203,7 @@ def _score(message_sid: str, phone: str, words: ScoreWords, now: datetime):
     connection = unit_connection()
     row = _SMS_SCORE.one(connection, {
         **service.answer_parameters(answer, now, yes_no=words.yes_no), "phone": phone,
-        "message_sid": message_sid, "conv_open_until": open_until})
+        "message_sid": message_sid, "until": open_until})
     if row.id is None or not row.took:
         return None, (row if row.id is not None else None)
     locale = normalize_locale(row.locale)

@@ -229,23 +229,6 @@ def test_closed_reason_window_forgets_the_answer_link(app, client, admin, sms_su
     assert _responses(app)[0].reason is None
 
 
-def test_score_stored_as_record_answer_would_store_it(app, client, admin, sms_surveys, twilio_api,
-                                                      reply):
-    """The one-statement SMS path (PostgreSQL) and record_answer (SQLite) store the same row."""
-    from survey_service.answers.service import Answer, build_response, target_of
-
-    inv_id = sent_invitation(app, client, admin, locale="en")
-    reply("4")
-    [row] = _responses(app)
-    with app.app_context():
-        inv = db.session.get(Invitation, inv_id)
-        expected = build_response(target_of(inv), Answer(score=4, channel="sms"), False,
-                                  row.answered_at)
-    stored = {column: getattr(row, column) for column in expected}
-    assert stored == {**expected, "id": row.id}
-    assert expected["agent_id"] and expected["locale"] == "en" and expected["interaction_id"]
-
-
 def test_score_racing_another_answer_is_refused_and_records_nothing(app, client, admin, sms_surveys,
                                                                    twilio_api, reply):
     """Another answer lands while the SMS is read and written: the invitation keeps one answer."""
@@ -277,9 +260,9 @@ def test_sms_score_statement_stays_within_psycopg_parse_cache():
     from psycopg import _queries
     from sqlalchemy.dialects.postgresql import psycopg
 
-    from survey_service.answers.conversations import _sms_score_pg
+    from survey_service.answers.sms import _sms_score
 
-    sql = str(_sms_score_pg.compile(dialect=psycopg.dialect())).encode()
+    sql = str(_sms_score.compile(dialect=psycopg.dialect())).encode()
     assert len(sql) <= _queries.MAX_CACHED_STATEMENT_LENGTH
 
 
