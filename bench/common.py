@@ -80,12 +80,12 @@ def children(pid: int) -> list[int]:
 
 
 @contextmanager
-def gunicorn(app_spec: str, env: dict, workers: int = 2):
+def gunicorn(app_spec: str, env: dict, workers: int = 2, cwd: Path = ROOT):
     """gunicorn with the same settings for every app under test; yields (base_url, pids)."""
     port = free_port()
     cmd = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
            "--log-level", "warning", app_spec]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env})
+    proc = subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **env})
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while True:
