@@ -91,6 +91,11 @@ def service_env(rev: Revision, url: str, redis_url: str, folder: str, extra: dic
             "SURVEY_PUBLIC_BASE_URL": "https://surveys.example.com", **extra}
 
 
+def load() -> str:
+    """The 1-minute load average: above the 2 cores, something else shared the machine in that round."""
+    return f"load {os.getloadavg()[0]:.1f}"
+
+
 def ratio_line(name: str, values: list[float]) -> str:
     return (f"  {name:<54}{statistics.median(values):>6.2f}   (rounds: "
             f"{', '.join(f'{x:.2f}' for x in values)})")
@@ -138,8 +143,8 @@ def http_part(args, server, revs: list[Revision], folder: str) -> list[dict]:
                 settle(*urls)
                 rows[name] = measure(url, pids, path, script[name], args.seconds, db=server)
             rounds.append(rows)
-            report(f"Round {n + 1} of {args.rounds} (order {', '.join(r.side for r in order)}): "
-                   "PostgreSQL, gunicorn -w 2, wrk -t1 -c8 on loopback", rows, BASELINE)
+            report(f"Round {n + 1} of {args.rounds} (order {', '.join(r.side for r in order)}; "
+                   f"{load()}): PostgreSQL, gunicorn -w 2, wrk -t1 -c8 on loopback", rows, BASELINE)
     return rounds
 
 
@@ -200,8 +205,8 @@ def send_part(args, server, revs: list[Revision], folder: str, redis_port: int) 
                     rows[f"{rev.side} {name}"] = run_tasks(client, task, rev.ids[f"{kind}-{n}"], proc,
                                                            log_path, sent, describe)
             rounds.append(rows)
-            print(f"\nSend round {n + 1} of {args.rounds} (order {', '.join(r.side for r in order)}): "
-                  "one Celery worker per revision (-P solo -c 1), fake Twilio on loopback")
+            print(f"\nSend round {n + 1} of {args.rounds} (order {', '.join(r.side for r in order)}; "
+                  f"{load()}): one Celery worker per revision (-P solo -c 1), fake Twilio on loopback")
             print(f"{'path':<40}{'tasks':>7}{'per s':>9}{'ratio':>8}{'CPU ms/task':>13}{'wall s':>8}")
             for name, r in rows.items():
                 base = rows[f"{name.split()[0]} {SEND_BASE}"]
