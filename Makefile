@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench bench-ab clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -20,6 +20,9 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/http_bench.py
 	$(PY) bench/send_bench.py
+
+bench-ab: $(STAMP)
+	$(PY) bench/ab_bench.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

