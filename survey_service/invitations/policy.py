@@ -38,7 +38,9 @@ class Plan:
     @property
     def wake_at(self) -> datetime | None:
         """When the sweep first looks at the row (invitations.wake): when due; a skipped one never."""
-        return self.due_at if self.status == "scheduled" else None
+        from survey_service.invitations.wake import wake_time
+
+        return wake_time(self.status, due_at=self.due_at, now=self.due_at)
 
 
 def draw(*parts: str) -> float:

@@ -18,7 +18,7 @@ from survey_service.interactions.models import Interaction
 from survey_service.invitations.models import FINAL, Invitation, OptOut, Status
 from survey_service.invitations.policy import Contact, pick_channel
 from survey_service.invitations.tokens import new_token
-from survey_service.invitations.wake import REQUEUE_AFTER, Woken, sweep_action
+from survey_service.invitations.wake import REQUEUE_AFTER, Woken, moved, sweep_action, wake_time
 from survey_service.surveys.models import Survey
 
 
@@ -69,14 +69,14 @@ def wake_due(now: datetime | None = None, limit: int = 500) -> Woke:
             update(Invitation)
             .where(and_(Invitation.id.in_(ids), Invitation.status == Status.SCHEDULED,
                         Invitation.due_at <= now))
-            .values(status=Status.QUEUED, queued_at=now, wake_at=now + REQUEUE_AFTER)
+            .values(**moved(Status.QUEUED, queued_at=now, now=now))
             .returning(Invitation.id)))
     if ids := by_action.get("requeue"):
         woke.requeued = sorted(db.session.scalars(
             update(Invitation)
             .where(and_(Invitation.id.in_(ids), Invitation.status == Status.QUEUED,
                         Invitation.queued_at <= now - REQUEUE_AFTER))
-            .values(queued_at=now, wake_at=now + REQUEUE_AFTER)
+            .values(**moved(Status.QUEUED, queued_at=now, now=now))
             .returning(Invitation.id)))
     if ids := by_action.get("expire"):
         woke.expired = db.session.execute(
@@ -85,7 +85,7 @@ def wake_due(now: datetime | None = None, limit: int = 500) -> Woke:
                         Invitation.status.in_([Status.SCHEDULED, Status.QUEUED, Status.SENT,
                                                Status.DELIVERED]),
                         Invitation.expires_at <= now))
-            .values(status=Status.EXPIRED, wake_at=None)).rowcount or 0
+            .values(**moved(Status.EXPIRED, now=now))).rowcount or 0
     if sleeping:
         # A row whose state changed since it was read keeps the wake time that change gave it.
         db.session.execute(
@@ -168,7 +168,8 @@ def claim_for_send(invitation_id: int, now: datetime | None = None) -> Claim | N
     token, token_hash = new_token()
     now = now or utcnow()
     row = db.session.execute(_CLAIM, {"claim_id": invitation_id, "claim_now": now,
-                                      "claim_wake_at": now + reconcile_after(),
+                                      "claim_wake_at": wake_time(Status.SENDING, sending_at=now, now=now,
+                                                                 reconcile_after=reconcile_after()),
                                       "claim_token_hash": token_hash}).one_or_none()
     if row is None:
         return None
@@ -215,8 +216,7 @@ def reschedule_after_transient(invitation_id: int, reason: str, max_attempts: in
     db.session.execute(
         update(Invitation)
         .where(and_(Invitation.id == invitation_id, Invitation.status == Status.SENDING))
-        .values(status=Status.SCHEDULED, due_at=due_at, wake_at=due_at,
-                token_hash=None, failure_reason=reason))
+        .values(**moved(Status.SCHEDULED, due_at=due_at, now=now), token_hash=None, failure_reason=reason))
     return Status.SCHEDULED
 
 
@@ -226,7 +226,7 @@ def fail(invitation_id: int, reason: str, now: datetime | None = None) -> bool:
     return db.session.execute(
         update(Invitation)
         .where(and_(Invitation.id == invitation_id, Invitation.status.notin_(list(FINAL))))
-        .values(status=Status.FAILED, failure_reason=reason, failed_at=now, wake_at=None)
+        .values(**moved(Status.FAILED, now=now), failure_reason=reason, failed_at=now)
     ).rowcount == 1
 
 
@@ -275,21 +275,22 @@ def fall_back(invitation_id: int, reason: str, now: datetime | None = None) -> s
     if channel is None:
         fail(invitation_id, reason, now=now)
         return Status.FAILED
-    moved = db.session.execute(
+    result = db.session.execute(
         update(Invitation)
         .where(and_(Invitation.id == invitation_id,
                     or_(*(Invitation.status == s for s in
                           (Status.SENDING, Status.SENT, Status.QUEUED, Status.SCHEDULED)))))
-        .values(status=Status.SCHEDULED, channel=channel, address=address, due_at=now, wake_at=now,
-                token_hash=None, provider_id=None, failure_reason=reason,
-                expires_at=now + timedelta(seconds=inv.survey.expires_after_seconds)))
-    return Status.SCHEDULED if moved.rowcount == 1 else inv.status
+        .values(**moved(Status.SCHEDULED, due_at=now, now=now,
+                        expires_at=now + timedelta(seconds=inv.survey.expires_after_seconds)),
+                channel=channel, address=address, token_hash=None, provider_id=None,
+                failure_reason=reason))
+    return Status.SCHEDULED if result.rowcount == 1 else inv.status
 
 
 def mark_delivered(invitation_id: int, now: datetime | None = None) -> bool:
     """sending/sent -> delivered; delivered_at is kept once set, and a final state stays final."""
     now = now or utcnow()
-    moved = db.session.execute(
+    changed = db.session.execute(
         update(Invitation)
         .where(and_(Invitation.id == invitation_id,
                     Invitation.status.in_([Status.SENDING, Status.SENT])))
@@ -298,14 +299,14 @@ def mark_delivered(invitation_id: int, now: datetime | None = None) -> bool:
                 # A sent row already wakes at expiry: the same value keeps this update HOT.
                 wake_at=case((Invitation.status == Status.SENDING, Invitation.expires_at),
                              else_=Invitation.wake_at))).rowcount == 1
-    if not moved:
+    if not changed:
         # Answered or expired before the receipt came: still a delivery, for response rates.
         db.session.execute(
             update(Invitation)
             .where(and_(Invitation.id == invitation_id, Invitation.delivered_at.is_(None),
                         Invitation.status.in_([Status.ANSWERED, Status.EXPIRED])))
             .values(delivered_at=now))
-    return moved
+    return changed
 
 
 def opt_in(channel: str, address: str) -> bool:

@@ -14,6 +14,7 @@ from survey_service.interactions.models import Interaction
 from survey_service.invitations.models import ANSWERABLE, Invitation, Status, answer_refusal
 from survey_service.invitations.policy import Contact, Plan, plan_invitation, recently_invited
 from survey_service.invitations.service import opted_out_pairs
+from survey_service.invitations.wake import moved
 
 
 @dataclass(frozen=True)
@@ -64,8 +65,8 @@ def transfer_invitation(source: str, external_id: str, caller: str | None,
             update(Invitation)
             .where(and_(Invitation.id == inv.id,
                         Invitation.status.in_([Status.SCHEDULED, Status.QUEUED])))
-            .values(status=Status.SENT, channel="ivr", address=address, sent_at=now,
-                    token_hash=None, expires_at=expires_at, wake_at=expires_at)
+            .values(**moved(Status.SENT, sent_at=now, expires_at=expires_at, now=now),
+                    channel="ivr", address=address, token_hash=None)
             .execution_options(synchronize_session=False)).rowcount == 1
         if taken:
             db.session.refresh(inv)

@@ -29,11 +29,12 @@ class Woken(NamedTuple):
 
 def wake_time(status: str, *, due_at: datetime | None = None, queued_at: datetime | None = None,
               sending_at: datetime | None = None, expires_at: datetime | None = None,
-              reconcile_after: timedelta, now: datetime) -> datetime | None:
+              reconcile_after: timedelta | None = None, now: datetime) -> datetime | None:
     """When the sweep must next look at a row in this state; None when it never needs to.
 
     scheduled: when due; queued: when its broker message counts as lost; sending: when the
-    provider is asked what became of it; sent or delivered: at expiry; final states: never.
+    provider is asked what became of it (`reconcile_after` is then required); sent or delivered:
+    at expiry; final states: never.
     """
     if status in FINAL:
         return None
@@ -42,8 +43,24 @@ def wake_time(status: str, *, due_at: datetime | None = None, queued_at: datetim
     if status == Status.QUEUED:
         return (queued_at or now) + REQUEUE_AFTER
     if status == Status.SENDING:
+        if reconcile_after is None:
+            raise ValueError("a row in `sending` wakes after the reconcile period: give it")
         return (sending_at or now) + reconcile_after
     return expires_at
+
+
+def moved(status: str, *, now: datetime, reconcile_after: timedelta | None = None, **times) -> dict:
+    """The values of an UPDATE that moves a row to `status` with `times`, its wake time included.
+
+    Every state change that knows its new times in Python writes wake_at through here, so the
+    rule of wake_time() is the only one. Two receipts are written in SQL instead, to keep the
+    rows' wake time (and so their updates HOT): a sent row already wakes at its expiry
+    (services.mark_sent, mark_delivered).
+    """
+    inputs = {name: times[name] for name in ("due_at", "queued_at", "sending_at", "expires_at")
+              if name in times}
+    return {"status": status, **times,
+            "wake_at": wake_time(status, now=now, reconcile_after=reconcile_after, **inputs)}
 
 
 def sweep_action(row: Woken, now: datetime, reconcile_after: timedelta) -> tuple[str, datetime | None]:

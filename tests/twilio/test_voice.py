@@ -164,3 +164,22 @@ def test_transfer_makes_an_invitation_when_there_is_none(app, client, admin, sms
 def test_transfer_for_an_unknown_interaction_says_goodbye(app, client, twilio_api, call):
     root = call("/twilio/voice/transfer/pbx/nope")
     assert root.find("Hangup") is not None and root.find("Gather") is None
+
+
+def test_transfer_plans_its_invitation_through_the_policy(app, client, admin, sms_surveys, twilio_api,
+                                                          call):
+    """A caller who opted out of calls is not asked on the line; the refusal is kept as suppressed."""
+    from survey_service.invitations.service import opt_out
+
+    client.patch("/api/v1/surveys/csat-call", headers=admin, json={"active": False})
+    res = client.post("/api/v1/interactions", headers=admin, json=interaction(external_id="call-9"))
+    assert res.status_code == 201 and res.json["invitations"] == []
+    client.patch("/api/v1/surveys/csat-call", headers=admin, json={"active": True})
+    with app.app_context():
+        opt_out("ivr", "+8613800138000")
+        db.session.commit()
+    root = call("/twilio/voice/transfer/pbx/call-9")
+    assert root.find("Gather") is None
+    with app.app_context():
+        [inv] = db.session.scalars(select(Invitation)).all()
+        assert (inv.status, inv.suppressed_reason, inv.wake_at) == ("suppressed", "opted_out", None)
