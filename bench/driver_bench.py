@@ -58,16 +58,16 @@ def main() -> None:
             connection = unit_connection()
             for _ in range(args.rounds):
                 for name, (statement, params) in cases.items():
-                    for way in ("driver", "execute"):
-                        run = ((lambda: statement.rows(connection, params)) if way == "driver"
-                               else (lambda: connection.execute(statement.statement, params).all()))
+                    ways = {"driver": lambda s=statement, p=params: s.rows(connection, p),
+                            "execute": lambda s=statement, p=params: connection.execute(s.statement, p).all()}
+                    for way, run in ways.items():
                         run()
                         start = time.process_time()
                         for _ in range(args.calls):
                             run()
                         figures[name][way].append((time.process_time() - start) / args.calls * 1e6)
-        print(f"{'statement':<18} {'DriverStatement':>16} {'execute()':>12} {'ratio':>8}   (process CPU µs per call, "
-              f"median of {args.rounds} rounds of {args.calls})")
+        print(f"{'statement':<18} {'DriverStatement':>16} {'execute()':>12} {'ratio':>8}   "
+              f"(process CPU µs per call, median of {args.rounds} rounds of {args.calls})")
         for name, ways in figures.items():
             driver, execute = statistics.median(ways["driver"]), statistics.median(ways["execute"])
             print(f"{name:<18} {driver:>16.1f} {execute:>12.1f} {driver / execute:>8.2f}")
