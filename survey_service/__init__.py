@@ -33,7 +33,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     i18n.init_app(app)
     fastpath.init_app(app)  # after the limiter, whose hooks it trims
 
-    from survey_service import apidocs, health
+    from survey_service import apidocs, health, home
     from survey_service.answers.api import blp as answers_api
     from survey_service.answers.twilio_sms import bp as twilio_sms
     from survey_service.answers.twilio_voice import bp as twilio_voice
@@ -55,5 +55,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(web_survey)
     app.register_blueprint(dashboard)
     app.register_blueprint(health.bp)
+    app.register_blueprint(home.bp)
     app.register_blueprint(apidocs.bp)
     return app
