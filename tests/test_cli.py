@@ -10,10 +10,10 @@ from survey_service.cli import main
 
 
 @pytest.fixture
-def fresh_db(tmp_path, monkeypatch):
-    """A new instance folder and SQLite file that only this test uses."""
+def fresh_db(tmp_path, monkeypatch, new_database):
+    """A new instance folder and a new database on the session's server that only this test uses."""
     monkeypatch.setenv("SURVEY_INSTANCE_PATH", str(tmp_path))
-    monkeypatch.setenv("SURVEY_DATABASE_URL", "sqlite:///" + str(tmp_path / "cli.db"))
+    monkeypatch.setenv("SURVEY_DATABASE_URL", new_database())
     monkeypatch.delenv("SURVEY_REDIS_URL", raising=False)
     return tmp_path
 
@@ -110,3 +110,4 @@ def test_outbox_shows_the_newest_kept_messages(fresh_db):
     assert shown.index("S1") < shown.index("S2")
     assert "sms text" not in shown
     assert cli("outbox", "--last", "0").exit_code == 2
+
