@@ -15,7 +15,7 @@ import click
 from flask import Flask
 from sqlalchemy import select
 
-from survey_service import create_app
+from survey_service import create_app, embedded_db
 from survey_service.auth import SCOPES, ApiKey, create_key, revoke_key
 from survey_service.extensions import db
 from survey_service.migrate import upgrade_database
@@ -25,13 +25,32 @@ STARTUP_SECONDS = 60.0
 
 
 def open_app() -> Flask:
-    """The app with a migrated database and an app context that lasts as long as the command."""
+    """The app with a migrated database and an app context that lasts as long as the command.
+
+    On the embedded PostgreSQL a command reuses the running service's server, or starts one and stops
+    it again when the command ends.
+    """
     app = create_app()
+    on_close = click.get_current_context().call_on_close  # callbacks run last registered first
+    server = embedded_db.for_app(app)
+    if server is not None:
+        try:
+            if server.start():
+                on_close(server.stop)
+        except embedded_db.EmbeddedPostgresError as exc:
+            raise click.ClickException(str(exc)) from exc
     upgrade_database(app)
     ctx = app.app_context()
     ctx.push()
-    click.get_current_context().call_on_close(ctx.pop)
+    on_close(lambda: _leave(ctx))
     return app
+
+
+def _leave(ctx) -> None:
+    """Close the command's connections before its server stops, then leave the app context."""
+    db.session.remove()
+    db.engine.dispose()
+    ctx.pop()
 
 
 @click.group(name="survey-service", context_settings={"help_option_names": ["-h", "--help"]})
@@ -138,24 +157,29 @@ def outbox(last: int, channel: str | None) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address the web app listens on.")
 @click.option("--port", default=5000, show_default=True, type=int, help="Port the web app listens on.")
 def up(host: str, port: int) -> None:
-    """Run web, worker, beat (and the embedded Redis when SURVEY_REDIS_URL is unset) until stopped."""
+    """Run web, worker, beat (and the embedded PostgreSQL and Redis when needed) until stopped."""
     from survey_service.surveys.service import seed_default_surveys
 
-    app = open_app()
-    if seed_default_surveys():
-        click.echo("created the default surveys")
-    db.session.commit()
-    db.session.remove()
-
+    app = create_app()
+    server = embedded_db.for_app(app)
     env = dict(os.environ, SURVEY_INSTANCE_PATH=app.instance_path, PYTHONUNBUFFERED="1")
-    embedded = not os.environ.get("SURVEY_REDIS_URL")
-    if embedded:
+    embedded_redis = not os.environ.get("SURVEY_REDIS_URL")
+    if embedded_redis:
         env["SURVEY_REDIS_URL"] = app.config["REDIS_URL"]
     supervisor = Supervisor(env)
     stop = _StopFlag()
+    ctx = app.app_context()
+    ctx.push()
     code = 0
     try:
-        if embedded:
+        if server is not None:
+            _start_postgres(supervisor, server, stop)
+        upgrade_database(app)
+        if seed_default_surveys():
+            click.echo("created the default surveys")
+        db.session.commit()
+        db.session.remove()
+        if embedded_redis:
             _start_redis(supervisor, app.config["EMBEDDED_REDIS_PORT"], app.instance_path, stop)
         python = [sys.executable, "-m"]
         supervisor.start("web", [*python, "gunicorn", "-w", "2", "-b", _bind(host, port),
@@ -177,7 +201,10 @@ def up(host: str, port: int) -> None:
         code = 1
     finally:
         stop.restore()
+        db.session.remove()
+        db.engine.dispose()  # no idle connection of ours is left for PostgreSQL's shutdown to cut
         supervisor.stop_all()
+        ctx.pop()
     if code:
         sys.exit(code)
     click.echo("stopped")
@@ -229,6 +256,24 @@ def _start_redis(supervisor: Supervisor, port: int, folder: str, stop: _StopFlag
 
     _wait_until(pong, supervisor, stop, "the embedded Redis to answer")
     client.close()
+
+
+def _start_postgres(supervisor: Supervisor, server: embedded_db.EmbeddedPostgres, stop: _StopFlag) -> None:
+    """The embedded PostgreSQL as the first child, stopped last with a fast shutdown (SIGINT)."""
+
+    def spawn(argv: list[str], **popen):
+        return supervisor.start("postgres", argv, stage=-1, stop_signal=signal.SIGINT, **popen).process
+
+    def poll() -> None:
+        _check_children(supervisor)
+        if stop.requested:
+            raise _Interrupted
+
+    try:
+        if not server.start(spawn, poll):
+            click.echo(f"using the PostgreSQL already running in {server.data}")
+    except embedded_db.EmbeddedPostgresError as exc:
+        raise _StartupFailed(str(exc)) from exc
 
 
 def _wait_until(ready, supervisor: Supervisor, stop: _StopFlag, what: str) -> None:
