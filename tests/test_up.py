@@ -125,11 +125,18 @@ def test_up_serves_then_stops_every_child(service, tmp_path):
     assert status == 200
     assert {s["key"] for s in json.loads(body)["items"]} == {
         "csat-call", "ces-chat", "csat-purchase", "aes-agent"}
-    assert f"{base}/api/docs" in printed
-    assert f"{base}/dashboard" in printed
+    # The key comes last, after the URLs, set apart, with how to make another.
+    assert printed.index(f"{base}/api/docs") < printed.index(f"{base}/dashboard") < printed.index(key)
+    block = printed[printed.index(key):].splitlines()
+    assert "keys create --name admin --scope admin" in block[2]
+    assert block[3].startswith("====") and block[4:] == [""]
     for program in ("postgres -D", "redis-server", "gunicorn", "worker.app worker", "worker.app beat"):
         assert service.child(program)
     assert service.postgres()
+
+    time.sleep(3)  # three sweeps: beat's and the worker's routine lines stay out of the default level
+    logged = service.err.read_text()
+    assert "Sending due task" not in logged and "succeeded in" not in logged
 
     service.stop()
     assert service.left_behind() == []
@@ -137,7 +144,7 @@ def test_up_serves_then_stops_every_child(service, tmp_path):
     # Stopped last: its clients had closed their connections, so the shutdown cut none.
     assert "terminating connection" not in (service.instance / "postgres.log").read_text()
 
-    again = Service(tmp_path, run="again")
+    again = Service(tmp_path, run="again", SURVEY_LOG_LEVEL="info")
     try:
         again.wait_ready()
         status, _ = get(f"{again.base}/api/v1/surveys", {"Authorization": f"Bearer {key}"})
@@ -145,6 +152,9 @@ def test_up_serves_then_stops_every_child(service, tmp_path):
         printed = again.out.read_text()
         assert "admin API key (shown once)" not in printed
         assert "created the default surveys" not in printed
+        assert "keys create --name admin --scope admin" in printed.splitlines()[-1]
+        wait_for(lambda: "Sending due task" in again.err.read_text(), again.proc, "beat at info",
+                 again.err)
         again.stop()
         assert again.left_behind() == [] and again.postgres() == []
     finally:
