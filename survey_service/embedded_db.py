@@ -118,10 +118,15 @@ class EmbeddedPostgres:
                 self._prepare_socket_dir()
                 with self.log_path.open("ab") as log:
                     self.process = (spawn or _spawn)(self.command(), stdout=log, stderr=subprocess.STDOUT,
-                                         env=_clean_env(), **self._as_user())
+                                                     env=_clean_env(), **self._as_user())
                 started = True
-            self._wait_until_ready(poll)
-            self._create_database()
+            try:
+                self._wait_until_ready(poll)
+                self._create_database()
+            except BaseException:
+                if spawn is None:
+                    self.stop()  # a server this call started is not left behind (a supervisor stops its own)
+                raise
         return started
 
     def stop(self) -> None:

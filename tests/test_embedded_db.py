@@ -10,7 +10,7 @@ import subprocess
 import pytest
 from sqlalchemy import create_engine, text
 
-from survey_service.embedded_db import EmbeddedPostgres
+from survey_service.embedded_db import EmbeddedPostgres, EmbeddedPostgresError
 from tests.conftest import free_port
 
 
@@ -107,3 +107,15 @@ def test_a_second_handle_reuses_the_running_server_and_does_not_stop_it(tmp_path
     assert owner.answers()
     owner.stop()
     assert owner.processes() == []
+
+
+def test_a_server_that_cannot_start_says_why_and_leaves_nothing_running(tmp_path, servers):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        server = servers(tmp_path, taken.getsockname()[1])
+        with pytest.raises(EmbeddedPostgresError, match="could not"):
+            server.start()
+    assert server.processes() == []
