@@ -15,7 +15,7 @@ import click
 from flask import Flask
 from sqlalchemy import select
 
-from survey_service import create_app
+from survey_service import create_app, embedded_db
 from survey_service.auth import SCOPES, ApiKey, create_key, revoke_key
 from survey_service.extensions import db
 from survey_service.migrate import upgrade_database
@@ -25,13 +25,32 @@ STARTUP_SECONDS = 60.0
 
 
 def open_app() -> Flask:
-    """The app with a migrated database and an app context that lasts as long as the command."""
+    """The app with a migrated database and an app context that lasts as long as the command.
+
+    On the embedded PostgreSQL a command reuses the running service's server, or starts one and stops
+    it again when the command ends.
+    """
     app = create_app()
+    on_close = click.get_current_context().call_on_close  # callbacks run last registered first
+    server = embedded_db.for_app(app)
+    if server is not None:
+        try:
+            if server.start():
+                on_close(server.stop)
+        except embedded_db.EmbeddedPostgresError as exc:
+            raise click.ClickException(str(exc)) from exc
     upgrade_database(app)
     ctx = app.app_context()
     ctx.push()
-    click.get_current_context().call_on_close(ctx.pop)
+    on_close(lambda: _leave(ctx))
     return app
+
+
+def _leave(ctx) -> None:
+    """Close the command's connections before its server stops, then leave the app context."""
+    db.session.remove()
+    db.engine.dispose()
+    ctx.pop()
 
 
 @click.group(name="survey-service", context_settings={"help_option_names": ["-h", "--help"]})
@@ -134,39 +153,53 @@ def outbox(last: int, channel: str | None) -> None:
 # -- up -------------------------------------------------------------------------------------------
 
 
+LOG_LEVELS = ("warning", "info", "debug")
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address the web app listens on.")
 @click.option("--port", default=5000, show_default=True, type=int, help="Port the web app listens on.")
-def up(host: str, port: int) -> None:
-    """Run web, worker, beat (and the embedded Redis when SURVEY_REDIS_URL is unset) until stopped."""
+@click.option("--log-level", type=click.Choice(LOG_LEVELS), default="warning", show_default=True,
+              envvar="SURVEY_LOG_LEVEL", help="Log level of gunicorn and Celery; `info` also shows every "
+              "task and sweep. The service's own lines are shown at info in every case.")
+def up(host: str, port: int, log_level: str) -> None:
+    """Run web, worker, beat (and the embedded PostgreSQL and Redis when needed) until stopped."""
     from survey_service.surveys.service import seed_default_surveys
 
-    app = open_app()
-    if seed_default_surveys():
-        click.echo("created the default surveys")
-    db.session.commit()
-    db.session.remove()
-
+    app = create_app()
+    server = embedded_db.for_app(app)
     env = dict(os.environ, SURVEY_INSTANCE_PATH=app.instance_path, PYTHONUNBUFFERED="1")
-    embedded = not os.environ.get("SURVEY_REDIS_URL")
-    if embedded:
+    embedded_redis = not os.environ.get("SURVEY_REDIS_URL")
+    if embedded_redis:
         env["SURVEY_REDIS_URL"] = app.config["REDIS_URL"]
     supervisor = Supervisor(env)
     stop = _StopFlag()
+    ctx = app.app_context()
+    ctx.push()
     code = 0
     try:
-        if embedded:
+        if server is not None:
+            _start_postgres(supervisor, server, stop)
+        upgrade_database(app)
+        if seed_default_surveys():
+            click.echo("created the default surveys")
+        db.session.commit()
+        db.session.remove()
+        if embedded_redis:
             _start_redis(supervisor, app.config["EMBEDDED_REDIS_PORT"], app.instance_path, stop)
         python = [sys.executable, "-m"]
+        celery = [*python, "survey_service.cli", "celery", *([] if log_level != "warning" else ["-q"]),
+                  "-A", "worker.app"]
+        level = ["--loglevel", log_level.upper()]
         supervisor.start("web", [*python, "gunicorn", "-w", "2", "-b", _bind(host, port),
-                                 *_gunicorn_options(), "survey_service:create_app()"])
-        supervisor.start("worker", [*python, "celery", "-A", "worker.app", "worker", "-Q", "survey,send",
-                                    "--loglevel", "INFO", "-c", "2"])
-        supervisor.start("beat", [*python, "celery", "-A", "worker.app", "beat", "--loglevel", "INFO",
+                                 "--log-level", log_level, *_gunicorn_options(),
+                                 "survey_service:create_app()"])
+        supervisor.start("worker", [*celery, "worker", "-Q", "survey,send", *level, "-c", "2"])
+        supervisor.start("beat", [*celery, "beat", *level,
                                   "--schedule", str(Path(app.instance_path) / "celerybeat-schedule")])
         base = f"http://{_bind(_reachable(host), port)}"
         _wait_until(lambda: _answers(f"{base}/healthz"), supervisor, stop, "the web app to answer")
-        _announce(base)
+        _announce(base, log_level)
         while not stop.requested:
             _check_children(supervisor)
             time.sleep(0.2)
@@ -177,10 +210,35 @@ def up(host: str, port: int) -> None:
         code = 1
     finally:
         stop.restore()
+        db.session.remove()
+        db.engine.dispose()  # no idle connection of ours is left for PostgreSQL's shutdown to cut
         supervisor.stop_all()
+        ctx.pop()
     if code:
         sys.exit(code)
     click.echo("stopped")
+
+
+@main.command("celery", hidden=True, add_help_option=False,
+              context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def celery_command(args: tuple[str, ...]) -> None:
+    """Celery's own command line, with the service's log lines kept at info whatever Celery's level."""
+    import logging
+
+    from celery import signals
+    from celery.bin.celery import main as celery_main
+    from flask.logging import default_handler
+
+    service = logging.getLogger("survey_service")
+    service.setLevel(logging.DEBUG if "DEBUG" in args else logging.INFO)
+
+    @signals.after_setup_logger.connect(weak=False)
+    def one_handler(**kwargs) -> None:
+        service.removeHandler(default_handler)  # Celery's root handler prints these lines already
+
+    sys.argv = ["celery", *args]
+    celery_main()
 
 
 class _StartupFailed(Exception):
@@ -231,6 +289,24 @@ def _start_redis(supervisor: Supervisor, port: int, folder: str, stop: _StopFlag
     client.close()
 
 
+def _start_postgres(supervisor: Supervisor, server: embedded_db.EmbeddedPostgres, stop: _StopFlag) -> None:
+    """The embedded PostgreSQL as the first child, stopped last with a fast shutdown (SIGINT)."""
+
+    def spawn(argv: list[str], **popen):
+        return supervisor.start("postgres", argv, stage=-1, stop_signal=signal.SIGINT, **popen).process
+
+    def poll() -> None:
+        _check_children(supervisor)
+        if stop.requested:
+            raise _Interrupted
+
+    try:
+        if not server.start(spawn, poll):
+            click.echo(f"using the PostgreSQL already running in {server.data}")
+    except embedded_db.EmbeddedPostgresError as exc:
+        raise _StartupFailed(str(exc)) from exc
+
+
 def _wait_until(ready, supervisor: Supervisor, stop: _StopFlag, what: str) -> None:
     deadline = time.monotonic() + STARTUP_SECONDS
     while not ready():
@@ -248,17 +324,35 @@ def _check_children(supervisor: Supervisor) -> None:
         raise _StartupFailed(f"{dead.name} (pid {dead.pid}) exited with code {dead.process.returncode}")
 
 
-def _announce(base: str) -> None:
-    """Print the admin key on the first start (none exists yet), the useful URLs, then 'ready'."""
+def _announce(base: str, log_level: str) -> None:
+    """The URLs, 'ready', then the admin key set apart, so it is the last thing printed."""
     keys = db.session.scalars(select(ApiKey).where(ApiKey.revoked_at.is_(None))).all()
+    clear = None
     if not any("admin" in k.scopes for k in keys):
         _, clear = create_key("admin", ["admin"])
         db.session.commit()
-        click.echo(f"admin API key (shown once): {clear}")
     db.session.remove()
     click.echo(f"API docs:  {base}/api/docs")
     click.echo(f"dashboard: {base}/dashboard")
+    if log_level == "warning":
+        click.echo("logs:      warnings and the service's own lines; SURVEY_LOG_LEVEL=info shows every task")
     click.echo("ready")
+    make_another = f"{_script()} keys create --name admin --scope admin"
+    if clear is None:
+        click.echo(f"(the admin API key was shown on the first start; `{make_another}` makes another)")
+        return
+    rule = "=" * 72
+    click.echo(f"\n{rule}\nadmin API key (shown once): {clear}\n"
+               f"Only its hash is stored. If it is lost, make another with\n  {make_another}\n{rule}\n")
+
+
+def _script() -> str:
+    """How to call this command from the current folder: `.venv/bin/survey-service` under `make run`."""
+    script = Path(sys.executable).parent / "survey-service"
+    if not script.exists():
+        return "survey-service"
+    relative = os.path.relpath(script)
+    return "survey-service" if relative.startswith("..") else relative
 
 
 def _gunicorn_options() -> list[str]:

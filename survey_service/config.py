@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
+
+from survey_service import embedded_db
 
 
 class Defaults:
     """Embedded defaults: everything runs on one machine with no server installed."""
 
     SECRET_KEY = "dev-only-change-me"
-    DATABASE_URL: str | None = None  # None: SQLite under the instance folder
+    DATABASE_URL: str | None = None  # None: the embedded PostgreSQL of the instance folder
+    EMBEDDED_POSTGRES_PORT: int | None = None  # None: it listens on a unix socket only
     REDIS_URL: str | None = None  # None: the embedded redis-server
     EMBEDDED_REDIS_PORT = 6390  # where `survey-service up` starts it when REDIS_URL is unset
     PUBLIC_BASE_URL = "http://127.0.0.1:5000"
@@ -46,6 +48,8 @@ class Defaults:
 def _parse(name: str, raw: str):
     """An environment value as the type of its default (numbers, flags), else the string."""
     default = getattr(Defaults, name)
+    if default is None and Defaults.__annotations__.get(name, "").startswith("int"):
+        default = 0
     if isinstance(default, bool):
         return raw.strip().lower() in {"1", "true", "yes", "on"}
     if isinstance(default, int | float):
@@ -77,13 +81,13 @@ def build_config(instance_path: str, test_config: dict | None = None) -> dict:
     if test_config:
         cfg.update(test_config)
     if not cfg["DATABASE_URL"]:
-        cfg["DATABASE_URL"] = "sqlite:///" + str(Path(instance_path) / "survey.db")
+        cfg["DATABASE_URL"] = embedded_db.url(instance_path, cfg["EMBEDDED_POSTGRES_PORT"])
     cfg["DATABASE_URL"] = with_driver(cfg["DATABASE_URL"])
     if not cfg["REDIS_URL"]:
         cfg["REDIS_URL"] = f"redis://127.0.0.1:{cfg['EMBEDDED_REDIS_PORT']}/0"
     cfg["PUBLIC_BASE_URL"] = cfg["PUBLIC_BASE_URL"].rstrip("/")
     cfg["SQLALCHEMY_DATABASE_URI"] = cfg["DATABASE_URL"]
-    cfg["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(cfg["DATABASE_URL"])
+    cfg["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options()
     cfg["MAX_CONTENT_LENGTH"] = cfg["MAX_BODY_BYTES"]
     cfg.setdefault("API_TITLE", "survey-service")
     cfg.setdefault("API_VERSION", "v1")
@@ -98,8 +102,8 @@ def build_config(instance_path: str, test_config: dict | None = None) -> dict:
     return cfg
 
 
-def engine_options(url: str) -> dict:
-    """SQLite waits for writers instead of failing; PostgreSQL skips per-request liveness checks.
+def engine_options() -> dict:
+    """PostgreSQL options: no per-request liveness checks, server-side prepares left on.
 
     psycopg prepares a statement on the server after its fifth use on a connection: PostgreSQL then
     skips parsing and, once its generic plan costs no more than the custom ones, planning too
@@ -108,8 +112,6 @@ def engine_options(url: str) -> dict:
     No pool_pre_ping (a round trip on every request): a dropped connection fails one request,
     SQLAlchemy then discards the whole pool, and connections are recycled every 30 minutes.
     """
-    if url.startswith("sqlite"):
-        return {"connect_args": {"timeout": 30}}
     return {"pool_recycle": 1800}
 
 

@@ -17,6 +17,7 @@ class Child:
     name: str
     process: subprocess.Popen
     stage: int
+    stop_signal: int = signal.SIGTERM
 
     @property
     def pid(self) -> int:
@@ -34,10 +35,12 @@ class Supervisor:
         self.stop_timeout = stop_timeout
         self.children: list[Child] = []
 
-    def start(self, name: str, argv: list[str], stage: int = 1) -> Child:
-        """Start `argv` with the shared environment; stdout and stderr stay those of `up`."""
-        process = subprocess.Popen(argv, env=self.env, start_new_session=True)
-        child = Child(name, process, stage)
+    def start(self, name: str, argv: list[str], stage: int = 1, stop_signal: int = signal.SIGTERM,
+              **popen) -> Child:
+        """Start `argv` with the shared environment; stdout and stderr stay those of `up` unless given."""
+        popen.setdefault("env", self.env)
+        process = subprocess.Popen(argv, start_new_session=True, **popen)
+        child = Child(name, process, stage, stop_signal)
         self.children.append(child)
         return child
 
@@ -46,15 +49,15 @@ class Supervisor:
         return next((c for c in self.children if not c.alive()), None)
 
     def stop_all(self) -> None:
-        """Stop children stage by stage, last started first; the broker goes after its clients."""
+        """Stop children stage by stage; the broker and then the database go after their clients."""
         for stage in sorted({c.stage for c in self.children}, reverse=True):
             self._stop([c for c in self.children if c.stage == stage])
 
     def _stop(self, children: list[Child]) -> None:
-        """SIGTERM the group leaders, wait, SIGKILL what is left of each group."""
+        """Signal the group leaders (SIGTERM unless a child asks otherwise), wait, SIGKILL what is left."""
         for child in children:
             if child.alive():
-                child.process.send_signal(signal.SIGTERM)
+                child.process.send_signal(child.stop_signal)
         deadline = time.monotonic() + self.stop_timeout
         for child in children:
             try:

@@ -1,22 +1,19 @@
-"""Fixtures: the app on SQLite and on PostgreSQL (pgserver), clean tables per test, API keys."""
+"""Fixtures: the app on one embedded PostgreSQL server per session, clean tables per test, API keys."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import tempfile
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, make_url, text
 
 from survey_service import create_app
 from survey_service.db import utcnow
-
-# Every test that takes `app` runs once per database. SURVEY_TEST_DATABASES=sqlite limits it.
-DATABASES = [d.strip() for d in os.environ.get("SURVEY_TEST_DATABASES", "sqlite,postgresql")
-             .split(",") if d.strip()]
-
+from survey_service.embedded_db import EmbeddedPostgres
 
 _skipped: list[str] = []
 
@@ -45,15 +42,37 @@ def pytest_terminal_summary(terminalreporter):
 
 
 @pytest.fixture(scope="session")
-def pg_url(tmp_path_factory):
-    """A PostgreSQL server from the pgserver package, for the whole session."""
-    pgserver = pytest.importorskip("pgserver", reason="pgserver is not installed")
-    root = tmp_path_factory.mktemp("pg")
-    server = pgserver.get_server(str(root), cleanup_mode="stop")
-    server.psql("CREATE DATABASE survey_test;")
-    uri = server.get_uri("survey_test")
-    yield uri.replace("postgresql://", "postgresql+psycopg://", 1)
-    server.cleanup()
+def pg_server(tmp_path_factory):
+    """The embedded PostgreSQL (the service's own embedded_db) in a temporary instance folder."""
+    server = EmbeddedPostgres(str(tmp_path_factory.mktemp("pg")))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_url(pg_server):
+    """URL of the session server's `survey` database, which the `app` fixture uses."""
+    return pg_server.url
+
+
+_database_numbers = itertools.count(1)
+
+
+@pytest.fixture
+def new_database(pg_url):
+    """Make an empty database on the session server and return its URL, for tests that need their own."""
+
+    def make() -> str:
+        name = f"extra_{next(_database_numbers)}"
+        engine = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+            conn.exec_driver_sql(f"CREATE DATABASE {name}")
+        engine.dispose()
+        return make_url(pg_url).set(database=name).render_as_string(hide_password=False)
+
+    return make
 
 
 @pytest.fixture(scope="session")
@@ -81,20 +100,15 @@ def _config(db_url: str, redis_url: str, instance: str) -> dict:
     }
 
 
-@pytest.fixture(scope="session", params=DATABASES)
-def app(request, tmp_path_factory, redis_url):
-    """One app per database for the session; tables come from the Alembic migrations."""
-    instance = str(tmp_path_factory.mktemp(f"instance-{request.param}"))
-    if request.param == "postgresql":
-        db_url = request.getfixturevalue("pg_url")
-    else:
-        db_url = "sqlite:///" + os.path.join(instance, "test.db")
+@pytest.fixture(scope="session")
+def app(tmp_path_factory, pg_url, redis_url):
+    """One app for the session; tables come from the Alembic migrations."""
+    instance = str(tmp_path_factory.mktemp("instance"))
     os.environ["SURVEY_INSTANCE_PATH"] = instance
-    application = create_app(_config(db_url, redis_url, instance))
+    application = create_app(_config(pg_url, redis_url, instance))
     from survey_service.migrate import upgrade_database
 
     upgrade_database(application)
-    application.db_kind = request.param
     return application
 
 
@@ -111,11 +125,7 @@ def _clean_tables(request):
         db.session.rollback()
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]
         with db.engine.begin() as conn:
-            if db.engine.dialect.name == "postgresql":
-                conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-            else:
-                for name in tables:
-                    conn.execute(text(f"DELETE FROM {name}"))
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         application.extensions.pop("survey_channels", None)
 
 

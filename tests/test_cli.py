@@ -1,4 +1,8 @@
-"""The command line: keys are created, listed and revoked on a fresh database; bad input writes nothing."""
+"""The command line: keys are created, listed and revoked on a fresh database; bad input writes nothing.
+
+With SURVEY_DATABASE_URL unset a command starts the instance's embedded PostgreSQL when the service is
+not running, and stops it again when it ends.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,29 @@ from click.testing import CliRunner
 
 from survey_service import create_app
 from survey_service.cli import main
+from survey_service.embedded_db import EmbeddedPostgres
 
 
 @pytest.fixture
-def fresh_db(tmp_path, monkeypatch):
-    """A new instance folder and SQLite file that only this test uses."""
+def fresh_db(tmp_path, monkeypatch, new_database):
+    """A new instance folder and a new database on the session's server that only this test uses."""
     monkeypatch.setenv("SURVEY_INSTANCE_PATH", str(tmp_path))
-    monkeypatch.setenv("SURVEY_DATABASE_URL", "sqlite:///" + str(tmp_path / "cli.db"))
+    monkeypatch.setenv("SURVEY_DATABASE_URL", new_database())
     monkeypatch.delenv("SURVEY_REDIS_URL", raising=False)
     return tmp_path
+
+
+@pytest.fixture
+def embedded(tmp_path, monkeypatch):
+    """A new instance folder on its own embedded PostgreSQL, which nothing is running yet."""
+    monkeypatch.setenv("SURVEY_INSTANCE_PATH", str(tmp_path))
+    for name in ("SURVEY_DATABASE_URL", "SURVEY_EMBEDDED_POSTGRES_PORT", "SURVEY_REDIS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    server = EmbeddedPostgres(str(tmp_path))
+    yield server
+    server.stop()
+    for process in server.processes():
+        process.kill()
 
 
 def cli(*args: str):
@@ -110,3 +128,24 @@ def test_outbox_shows_the_newest_kept_messages(fresh_db):
     assert shown.index("S1") < shown.index("S2")
     assert "sms text" not in shown
     assert cli("outbox", "--last", "0").exit_code == 2
+
+
+def test_a_command_starts_the_embedded_server_and_stops_it_again(embedded):
+    created = cli("keys", "create", "--name", "reporting", "--scope", "reports:read")
+    assert created.exit_code == 0, created.output
+    assert embedded.processes() == []  # the command started its own server and stopped it
+    assert (embedded.data / "PG_VERSION").exists()
+
+    listed = cli("keys", "list")  # a second start of the same data directory keeps the key
+    assert listed.exit_code == 0, listed.output
+    assert listed.stdout.splitlines()[1].split()[1] == "reporting"
+    assert embedded.processes() == []
+
+
+def test_a_command_reuses_a_running_server_and_leaves_it_running(embedded):
+    assert embedded.start()  # as `up` would have
+    pid = embedded.running_pid()
+    result = cli("surveys", "list")
+    assert result.exit_code == 0, result.output
+    assert embedded.running_pid() == pid
+    assert embedded.answers()

