@@ -152,27 +152,13 @@ def answered_history(n: int, key: str) -> int:
 def sms(spec: dict) -> dict:
     """Open SMS invitations and the signed inbound answers to them (Twilio's twenty form parameters),
     written to spec["out"] as items for http_bench.write_script."""
-    from urllib.parse import urlencode
-
-    from twilio.request_validator import RequestValidator
+    from bench.common import signed_sms_requests
 
     n, round_ = spec["n"], spec["round"]
     phones = [f"+1{628 + round_}555{i:04d}" for i in range(n)]
     invitations(phones, f"bench-sms-{round_}", "sent", spec.get("key"))
     cfg = app().config
-    validator = RequestValidator(cfg["TWILIO_AUTH_TOKEN"])
-    url = cfg["PUBLIC_BASE_URL"] + "/twilio/sms"
-    items = []
-    for i, phone in enumerate(phones):
-        sid = f"SMin{round_:02d}{i:028d}"
-        params = {"ToCountry": "US", "ToState": "CA", "SmsMessageSid": sid, "NumMedia": "0",
-                  "ToCity": "SAN FRANCISCO", "FromZip": "", "SmsSid": sid, "FromState": "",
-                  "SmsStatus": "received", "FromCity": "", "Body": str(1 + i % 5), "FromCountry": "CN",
-                  "To": "+15005550006", "MessagingServiceSid": "MG" + "0" * 32, "ToZip": "94105",
-                  "NumSegments": "1", "MessageSid": sid, "AccountSid": "AC" + "0" * 32, "From": phone,
-                  "ApiVersion": "2010-04-01"}
-        items.append({"path": "/twilio/sms", "body": urlencode(params),
-                      "headers": {"X-Twilio-Signature": validator.compute_signature(url, params)}})
+    items = signed_sms_requests(phones, round_, cfg["TWILIO_AUTH_TOKEN"], cfg["PUBLIC_BASE_URL"])
     Path(spec["out"]).write_text(json.dumps(items))
     return {"items": len(items)}
 

@@ -173,3 +173,25 @@ def report(title: str, rows: dict[str, dict], baseline: str) -> None:
               f"{r['p99_ms']:>9.2f}{r['cpu_ms_per_request']:>12.2f}"
               f"{'-' if db is None else f'{db:.2f}':>8}{r['load_cpu_ms_per_request']:>8.2f}"
               f"{r['errors']:>9}")
+
+
+def signed_sms_requests(phones: list[str], round_: int, auth_token: str, public_url: str) -> list[dict]:
+    """Inbound SMS scores from these numbers, with the parameters Twilio posts, each parsed and signed."""
+    from urllib.parse import urlencode
+
+    from twilio.request_validator import RequestValidator
+
+    validator = RequestValidator(auth_token)
+    url = public_url + "/twilio/sms"
+    out = []
+    for i, phone in enumerate(phones):
+        sid = f"SMin{round_:02d}{i:028d}"
+        params = {"ToCountry": "US", "ToState": "CA", "SmsMessageSid": sid, "NumMedia": "0",
+                  "ToCity": "SAN FRANCISCO", "FromZip": "", "SmsSid": sid, "FromState": "",
+                  "SmsStatus": "received", "FromCity": "", "Body": str(1 + i % 5), "FromCountry": "CN",
+                  "To": "+15005550006", "MessagingServiceSid": "MG" + "0" * 32, "ToZip": "94105",
+                  "NumSegments": "1", "MessageSid": sid, "AccountSid": "AC" + "0" * 32, "From": phone,
+                  "ApiVersion": "2010-04-01"}
+        out.append({"path": "/twilio/sms", "body": urlencode(params),
+                    "headers": {"X-Twilio-Signature": validator.compute_signature(url, params)}})
+    return out

@@ -119,22 +119,8 @@ def sms_requests(n: int, round_: int = 0) -> list[dict] | None:
     flask_app = app()
     if not any(rule.rule == "/twilio/sms" for rule in flask_app.url_map.iter_rules()):
         return None
-    from urllib.parse import urlencode
+    from bench.common import signed_sms_requests
 
-    from twilio.request_validator import RequestValidator
+    return signed_sms_requests(open_sms_invitations(n, round_), round_,
+                               flask_app.config["TWILIO_AUTH_TOKEN"], flask_app.config["PUBLIC_BASE_URL"])
 
-    validator = RequestValidator(flask_app.config["TWILIO_AUTH_TOKEN"])
-    url = flask_app.config["PUBLIC_BASE_URL"] + "/twilio/sms"
-    out = []
-    for i, phone in enumerate(open_sms_invitations(n, round_)):
-        sid = f"SMin{round_:02d}{i:028d}"
-        # The parameters Twilio posts for an inbound SMS: each one is parsed and signed.
-        params = {"ToCountry": "US", "ToState": "CA", "SmsMessageSid": sid, "NumMedia": "0",
-                  "ToCity": "SAN FRANCISCO", "FromZip": "", "SmsSid": sid, "FromState": "",
-                  "SmsStatus": "received", "FromCity": "", "Body": str(1 + i % 5), "FromCountry": "CN",
-                  "To": "+15005550006", "MessagingServiceSid": "MG" + "0" * 32, "ToZip": "94105",
-                  "NumSegments": "1", "MessageSid": sid, "AccountSid": "AC" + "0" * 32, "From": phone,
-                  "ApiVersion": "2010-04-01"}
-        out.append({"path": "/twilio/sms", "body": urlencode(params),
-                    "headers": {"X-Twilio-Signature": validator.compute_signature(url, params)}})
-    return out

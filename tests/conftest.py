@@ -109,12 +109,23 @@ def app(tmp_path_factory, pg_url, redis_url):
     from survey_service.migrate import upgrade_database
 
     upgrade_database(application)
+    from survey_service.extensions import limiter
+
+    application.limiter_state = (limiter._storage, limiter._limiter)
     return application
 
 
 @pytest.fixture(autouse=True)
 def _clean_tables(request):
-    """Empty every table after each test that used the app, so tests never see each other."""
+    """Empty every table after each test that used the app, so tests never see each other.
+
+    Before such a test, the rate limiter (one object per process, bound by the last create_app())
+    goes back to the session app's storage: the CLI and stack tests build apps of their own.
+    """
+    if "app" in request.fixturenames:
+        from survey_service.extensions import limiter
+
+        limiter._storage, limiter._limiter = request.getfixturevalue("app").limiter_state
     yield
     if "app" not in request.fixturenames:
         return

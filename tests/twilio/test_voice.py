@@ -148,12 +148,17 @@ def test_transferred_caller_answers_an_open_sms_invitation(app, client, admin, s
     assert f"/invitation/{inv_id}/score" in root.find("Gather").get("action")
 
 
-def test_transfer_makes_an_invitation_when_there_is_none(app, client, admin, sms_surveys, twilio_api,
-                                                         call):
+def _interaction_before_its_survey(client, admin) -> None:
+    """call-9 ended while csat-call was inactive: it has no invitation to take over."""
     client.patch("/api/v1/surveys/csat-call", headers=admin, json={"active": False})
     res = client.post("/api/v1/interactions", headers=admin, json=interaction(external_id="call-9"))
     assert res.status_code == 201 and res.json["invitations"] == []
     client.patch("/api/v1/surveys/csat-call", headers=admin, json={"active": True})
+
+
+def test_transfer_makes_an_invitation_when_there_is_none(app, client, admin, sms_surveys, twilio_api,
+                                                         call):
+    _interaction_before_its_survey(client, admin)
     root = call("/twilio/voice/transfer/pbx/call-9")
     with app.app_context():
         [inv] = db.session.scalars(select(Invitation)).all()
@@ -171,10 +176,7 @@ def test_transfer_plans_its_invitation_through_the_policy(app, client, admin, sm
     """A caller who opted out of calls is not asked on the line; the refusal is kept as suppressed."""
     from survey_service.invitations.service import opt_out
 
-    client.patch("/api/v1/surveys/csat-call", headers=admin, json={"active": False})
-    res = client.post("/api/v1/interactions", headers=admin, json=interaction(external_id="call-9"))
-    assert res.status_code == 201 and res.json["invitations"] == []
-    client.patch("/api/v1/surveys/csat-call", headers=admin, json={"active": True})
+    _interaction_before_its_survey(client, admin)
     with app.app_context():
         opt_out("ivr", "+8613800138000")
         db.session.commit()
