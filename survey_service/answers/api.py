@@ -1,13 +1,14 @@
 """POST /api/v1/answers: the token is the credential; one answer per invitation."""
 
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
 from survey_service.answers import service
 from survey_service.answers.limits import answer_limits
 from survey_service.answers.schemas import AnswerInSchema, AnswerOutSchema
 from survey_service.extensions import csrf, db
 from survey_service.invitations.tokens import find_by_token
+from survey_service.openapi import Blueprint
 
 blp = Blueprint("answers", __name__, url_prefix="/api/v1/answers",
                 description="Answers from chat widgets and apps (token-authenticated).")

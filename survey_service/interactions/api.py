@@ -1,7 +1,7 @@
 """/api/v1/interactions: platforms report that an interaction ended."""
 
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from marshmallow import ValidationError
 
 from survey_service.auth import require
@@ -14,6 +14,7 @@ from survey_service.interactions.schemas import (
     IntakeResultSchema,
     InteractionSchema,
 )
+from survey_service.openapi import Blueprint
 
 # One schema instance for every request: instantiating it (and its nested schemas) per request is costly.
 _INTERACTION = InteractionSchema()
