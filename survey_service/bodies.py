@@ -77,11 +77,11 @@ class BodyParser(FlaskParser):
         body = req.get_json()
         if not isinstance(body, dict):
             abort(422, message="The body must be a JSON object.",
-                  errors={"json": {"_schema": [f"Expected a JSON object, not {_kind(body)}."]}})
+                  errors={"json": {"_schema": [f"Expected a JSON object, not {json_kind(body)}."]}})
         return body
 
 
-def _kind(value) -> str:
+def json_kind(value) -> str:
     """How JSON names the type of a decoded value."""
     if value is None:
         return "null"

@@ -26,6 +26,11 @@ def unstorable(value: str) -> str | None:
     return found.group() if found else None
 
 
+def storable(value: str) -> str:
+    """`value` without the characters the database cannot store, for free text people typed."""
+    return value if unstorable(value) is None else _UNSTORABLE.sub("", value)
+
+
 def refuse_unstorable(value: str) -> None:
     """Validator: a 422 naming the character, instead of a database error on insert."""
     char = unstorable(value)

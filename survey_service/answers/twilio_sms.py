@@ -13,6 +13,7 @@ from survey_service.answers.twilio_security import twilio_signed
 from survey_service.delivery.callbacks import apply_status, parse_error_code
 from survey_service.extensions import db
 from survey_service.fastpath import commit_session
+from survey_service.validation import parse_id
 
 bp = Blueprint("twilio_sms", __name__, url_prefix="/twilio/sms")
 
@@ -51,9 +52,10 @@ def inbound():
 
 
 def invitation_arg() -> int:
-    invitation_id = request.args.get("invitation", type=int)
+    """The invitation a status callback names in its URL (twilio_params has checked its form)."""
+    invitation_id = parse_id(request.args.get("invitation"))
     if invitation_id is None:
-        abort(400)
+        abort(400, description="The status callback URL names no invitation.")
     return invitation_id
 
 
