@@ -54,11 +54,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     for blueprint in (twilio_sms, twilio_voice):
         extensions.csrf.exempt(blueprint)  # Twilio signs these instead (answers.twilio_security)
         extensions.limiter.exempt(blueprint)  # signed by Twilio, which paces its own retries
-        app.register_blueprint(blueprint)
-    app.register_blueprint(web_survey)
-    app.register_blueprint(dashboard)
-    app.register_blueprint(health.bp)
-    app.register_blueprint(home.bp)
+        extensions.api.register_blueprint(blueprint)
+    for blueprint in (web_survey, dashboard, health.bp, home.bp):  # pages and probes, documented too
+        extensions.api.register_blueprint(blueprint)
     app.register_blueprint(apidocs.bp)
     openapi.complete_errors(extensions.api)
     return app

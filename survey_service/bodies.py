@@ -33,6 +33,16 @@ class JSONProvider(DefaultJSONProvider):
         except RecursionError:
             raise ValueError("the JSON is nested too deeply") from None
 
+    def response(self, *args, **kwargs):
+        """Flask's JSON answer, written as UTF-8; a lone surrogate (echoed from input) as an escape."""
+        obj = self._prepare_response_obj(args, kwargs)
+        text = self.dumps(obj, separators=(",", ":"))
+        try:
+            data = text.encode()
+        except UnicodeEncodeError:
+            data = self.dumps(obj, separators=(",", ":"), ensure_ascii=True).encode()
+        return self._app.response_class(data + b"\n", mimetype=self.mimetype)
+
 
 class _MaxStream(LimitedStream):
     """A streamed body read up to the limit; one byte more is a 413, not a body silently cut short."""

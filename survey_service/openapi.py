@@ -41,9 +41,37 @@ class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = BodyParser()
 
 
-def html(description: str) -> dict:
-    """A documented HTML page answer."""
-    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
+def _content(kind: str, description: str) -> dict:
+    return {"description": description, "content": {kind: {"schema": {"type": "string"}}}}
+
+
+def page(description: str) -> dict:
+    """A documented answer that is an HTML page."""
+    return _content("text/html", description)
+
+
+def twiml(description: str) -> dict:
+    """A documented answer that is TwiML, the XML Twilio reads."""
+    return _content("text/xml", description)
+
+
+def json_answer(schema, description: str) -> dict:
+    """A documented JSON answer of `schema`."""
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def signed_webhook(form, responses: dict, *parameters: dict) -> dict:
+    """The doc of a Twilio webhook: its form, its signature header, and 400 and 403 besides `responses`."""
+    return {"requestBody": form_body(form),
+            "parameters": [{"in": "header", "name": "X-Twilio-Signature", "required": True,
+                            "schema": {"type": "string"}}, *parameters],
+            "responses": {**responses, "400": {"description": "A parameter Twilio never sends so."},
+                          "403": {"description": "Not signed by Twilio for this URL."}}}
+
+
+def form_body(schema) -> dict:
+    """A documented form-encoded body (Twilio's webhooks, the survey page's form)."""
+    return {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": schema}}}
 
 
 def complete_errors(api: Api) -> None:
@@ -51,7 +79,8 @@ def complete_errors(api: Api) -> None:
 
     A key (security) can be missing or lack the scope: 401, 403. A path names something that may
     not exist: 404. A body can be malformed, too large, not JSON or invalid: 400, 413, 415, 422; a
-    query can be invalid: 422. What only the view knows (409, 410, 429) it documents itself.
+    API query can be invalid: 422. What only the view knows (409, 410, 429) it documents itself.
+    Operations that answer pages answer their errors as pages.
     """
     spec = api.spec
     for path, operations in spec._paths.items():
@@ -69,12 +98,17 @@ def complete_errors(api: Api) -> None:
                 codes |= {400, 413, 415, 422}
             elif body:
                 codes |= {400, 413}
-            if any(p.get("in") == "query" for p in operation.get("parameters", [])):
-                codes.add(422)
+            if path.startswith("/api/") and any(p.get("in") == "query"
+                                                for p in operation.get("parameters", [])):
+                codes.add(422)  # webargs reads API queries; pages and webhooks read their own
             for code in sorted(codes):
                 responses.setdefault(str(code), spec.components.get_ref("response", _ERROR_NAMES[code]))
-            for code, response in responses.items():
-                if code.isdigit() and int(code) >= 400 and "$ref" not in response \
-                        and "content" not in response:
+            pages = any("text/html" in r.get("content", {}) for r in responses.values())
+            for code, response in list(responses.items()):
+                if int(code) < 400 or "content" in response:
+                    continue
+                if pages:  # a person's request: errors come as pages too (errors.handle_http)
+                    responses[code] = page(response.get("description") or _ERROR_NAMES[int(code)])
+                elif "$ref" not in response:
                     response["content"] = {"application/json": {
                         "schema": spec.components.get_ref("schema", "Error")}}

@@ -24,6 +24,7 @@ class Answers(MethodView):
     @blp.alt_response(404, description="Unknown token.")
     @blp.alt_response(409, description="Already answered.")
     @blp.alt_response(410, description="Expired.")
+    @blp.alt_response(429, description="Too many answers from this token or address; see Retry-After.")
     def post(self, data):
         """Answer a survey with its token."""
         inv = find_by_token(data["token"])

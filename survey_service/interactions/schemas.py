@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import phonenumbers
@@ -25,6 +26,7 @@ from survey_service.validation import Instant, Locale, Text, TimeZone
 
 _ID = validate.Length(1, 128)
 _CURRENCIES = frozenset(list_currencies())
+_AMOUNT = re.compile(r"[0-9]{1,13}(\.[0-9]{1,10})?")
 _SOURCE = validate.Regexp(r"^[A-Za-z0-9_.:-]{1,64}$",
                           error="Use 1-64 letters, digits or . _ : -")
 
@@ -79,9 +81,18 @@ class AgentSchema(Schema):
     team = Text(validate=_ID, allow_none=True)
 
 
+class AmountField(fields.Decimal):
+    """A money amount as a JSON number or a plain decimal string ("12.50"), never "1_000" or "١٢"."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str) and not _AMOUNT.fullmatch(value):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class OrderSchema(Schema):
     id = Text(validate=_ID, allow_none=True)
-    amount = fields.Decimal(places=2, as_string=True, allow_none=True,
+    amount = AmountField(places=2, as_string=True, allow_none=True,
                             validate=validate.Range(min=0, max=10**12),
                             metadata={"minimum": 0, "maximum": 10**12})  # numbers, not "0.00"
     currency = Text(allow_none=True, metadata={"enum": sorted(_CURRENCIES), "example": "CNY"})
@@ -157,7 +168,7 @@ class IntakeResultSchema(Schema):
 
 
 class BatchSchema(Schema):
-    items = fields.List(fields.Raw(), required=True,
+    items = fields.List(fields.Raw(allow_none=True), required=True,  # each item is checked alone
                         validate=validate.Length(1, 1000,
                                                  error="Send between 1 and 1,000 items."))
 
