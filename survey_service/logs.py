@@ -59,6 +59,8 @@ _RULES: list[tuple[str, object, tuple[str, ...]]] = [
     (r"(?i)\b(AUTH (?:PLAIN|LOGIN|XOAUTH2)) [A-Za-z0-9+/=]+", rf"\1 {_MASK}", ("auth ",)),
     (r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@]*:[^/\s@]+@", rf"\1{_MASK}:{_MASK}@", ("://",)),
     (r"(?<![A-Za-z])(sk|whsec)_[\w-]{4,}", rf"\1_{_MASK}", ("sk_", "whsec_")),
+    # an HMAC in base64 standing alone (X-Twilio-Signature is one of SHA-1: 28 characters)
+    (r"(?<![\w+/=])(?:[A-Za-z0-9+/]{27}|[A-Za-z0-9+/]{43})=(?![\w+/=])", _MASK, ("=",)),
     # email addresses, also URL-encoded (%40)
     (r"[\w.%+-]+(?:@|%40)[\w-]+(?:\.[\w-]+)+", f"{_MASK}@{_MASK}", ("@", "%40")),
     # survey tokens in a link, also URL-encoded
