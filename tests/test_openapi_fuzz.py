@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import os
 
 import pytest
 import schemathesis
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.fuzz
 AUTH_TOKEN = "fuzz-auth-token-0123456789abcdef"
 CHECKS = [checks.not_a_server_error, checks.status_code_conformance,
           checks.response_schema_conformance, checks.content_type_conformance]
-EXAMPLES = 80
+EXAMPLES = int(os.environ.get("SURVEY_FUZZ_EXAMPLES", "80"))  # per operation; more for a longer hunt
 
 
 class SignAsTwilio:
@@ -69,7 +70,8 @@ def fuzz(operation, headers: dict, real_rows: dict) -> list[str]:
     """
     failures, examples = [], itertools.count()
 
-    @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
+    @settings(max_examples=EXAMPLES, deadline=None, database=None,
+              derandomize=os.environ.get("SURVEY_FUZZ_RANDOM") != "1",
               suppress_health_check=list(HealthCheck))
     @given(operation.as_strategy())
     def run(case):
