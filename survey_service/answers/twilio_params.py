@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import request
 from flask_smorest import abort
 
-from survey_service.validation import parse_id, unstorable
+from survey_service.validation import unstorable
 
 # The longest value of each parameter the service reads; Twilio's own are far shorter (a SID is 34
 # characters, a number at most 16), so only a request Twilio would never send meets a limit.
@@ -14,14 +14,13 @@ LIMITS = {
     "From": 64, "To": 64, "Body": 4000, "Digits": 32, "RecordingUrl": 500,
     "MessageStatus": 32, "SmsStatus": 32, "CallStatus": 32, "ErrorCode": 16,
 }
-QUERY_IDS = ("invitation",)
 
 
 def param_error() -> tuple[str, str] | None:
     """(parameter, what is wrong) for the first parameter the service cannot take, or None.
 
     One pass over what was sent: no NUL or lone surrogate anywhere (the database refuses them),
-    no known parameter past its limit, ids in the query within a database integer.
+    no known parameter past its limit.
     """
     for name, value in request.form.items(multi=True):
         char = unstorable(value)
@@ -33,8 +32,6 @@ def param_error() -> tuple[str, str] | None:
     for name, value in request.args.items(multi=True):
         if unstorable(value) is not None:
             return name, "holds a character that cannot be stored"
-        if name in QUERY_IDS and parse_id(value) is None:
-            return name, "is not an id"
     return None
 
 

@@ -59,11 +59,19 @@ def test_a_status_callback_naming_no_real_id_is_400(app, client, admin, sms_surv
     assert invitation_status(app, inv_id) == "sent"
 
 
-def test_a_huge_error_code_is_ignored_not_stored(app, client, admin, sms_surveys, twilio_api, webhook):
+def test_an_error_code_past_any_twilio_code_is_ignored_not_stored(app, client, admin, sms_surveys,
+                                                                  twilio_api, webhook):
     inv_id = sent_invitation(app, client, admin)
-    res = webhook("/twilio/sms/status", {"MessageSid": SID, "MessageStatus": "undelivered",
+    [message] = twilio_api.messages
+    res = webhook("/twilio/sms/status", {"MessageSid": message["sid"], "MessageStatus": "undelivered",
                                          "ErrorCode": "9" * 15}, query=f"invitation={inv_id}")
     assert res.status_code == 204
+    with app.app_context():
+        inv = db.session.get(Invitation, inv_id)
+        assert (inv.status, inv.failure_reason) == ("failed", "sms_undelivered")
+    res = webhook("/twilio/sms/status", {"MessageSid": message["sid"], "MessageStatus": "undelivered",
+                                         "ErrorCode": "9" * 100}, query=f"invitation={inv_id}")
+    assert res.status_code == 400 and "ErrorCode" in res.json["message"]
 
 
 @pytest.mark.parametrize("invitation", ["99999999999999999999", "2147483648", "0"])
