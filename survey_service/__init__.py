@@ -21,7 +21,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(build_config(app.instance_path, test_config))
     app.json.ensure_ascii = False  # Chinese reasons and labels stay readable in API answers
 
-    from survey_service import errors, extensions, fastpath, i18n, logs
+    from survey_service import errors, extensions, fastpath, i18n, logs, security
 
     logs.init_app(app)
     extensions.db.init_app(app)
@@ -32,6 +32,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.init_app(app)
     i18n.init_app(app)
     fastpath.init_app(app)  # after the limiter, whose hooks it trims
+    security.init_app(app)
 
     from survey_service import apidocs, health, home
     from survey_service.answers.api import blp as answers_api
