@@ -59,7 +59,12 @@ def _open(token: str):
     return inv, normalize_locale(request.args.get("lang") or inv.locale)
 
 
+_show_per_token, _show_per_address = answer_limits(methods=("GET", "HEAD"))
+
+
 @bp.get("/<token>")
+@_show_per_token
+@_show_per_address
 def show(token):
     """Show the survey; ?score=N preselects a point and records nothing (mail scanners)."""
     inv, locale = _open(token)
