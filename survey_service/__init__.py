@@ -19,9 +19,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.from_mapping(build_config(app.instance_path, test_config))
-    app.json.ensure_ascii = False  # Chinese reasons and labels stay readable in API answers
 
-    from survey_service import errors, extensions, fastpath, i18n, logs, security
+    from survey_service import bodies, errors, extensions, fastpath, i18n, logs, openapi, security, validation
+
+    app.request_class = bodies.Request  # a streamed body past the limit is a 413
+    app.json = bodies.JSONProvider(app)  # no NaN, no nesting too deep to decode
+    validation.register_converters(app)  # route parameters the database can always look up
 
     logs.init_app(app)
     extensions.db.init_app(app)
@@ -52,10 +55,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     for blueprint in (twilio_sms, twilio_voice):
         extensions.csrf.exempt(blueprint)  # Twilio signs these instead (answers.twilio_security)
         extensions.limiter.exempt(blueprint)  # signed by Twilio, which paces its own retries
-        app.register_blueprint(blueprint)
-    app.register_blueprint(web_survey)
-    app.register_blueprint(dashboard)
-    app.register_blueprint(health.bp)
-    app.register_blueprint(home.bp)
+        extensions.api.register_blueprint(blueprint)
+    for blueprint in (web_survey, dashboard, health.bp, home.bp):  # pages and probes, documented too
+        extensions.api.register_blueprint(blueprint)
     app.register_blueprint(apidocs.bp)
+    openapi.complete_errors(extensions.api)
     return app

@@ -37,8 +37,11 @@ class ApiKey(Base):
 
 
 def hash_secret(secret: str) -> str:
-    """SHA-256 hex of a key or token; what the database keeps instead of the secret."""
-    return hashlib.sha256(secret.encode()).hexdigest()
+    """SHA-256 hex of a key or token; what the database keeps instead of the secret.
+
+    Any string hashes, a lone surrogate from a JSON body included (it matches no stored hash).
+    """
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def create_key(name: str, scopes: list[str], agent_id: str | None = None) -> tuple[ApiKey, str]:
@@ -111,7 +114,8 @@ def require(*scopes: str):
         def wrapper(*args, **kwargs):
             key = key_from_request()
             if key is None:
-                abort(401, message="A valid API key is required: Authorization: Bearer <key>.")
+                abort(401, message="A valid API key is required: Authorization: Bearer <key>.",
+                      headers={"WWW-Authenticate": 'Bearer realm="survey-service"'})
             if "admin" not in key.scopes and not set(scopes) & set(key.scopes):
                 abort(403, message=f"This key lacks the scope: {' or '.join(scopes)}.")
             g.api_key = key

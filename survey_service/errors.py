@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from flask import jsonify, render_template, request
+from flask_limiter.errors import RateLimitExceeded
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 log = logging.getLogger(__name__)
@@ -17,9 +19,44 @@ def wants_json() -> bool:
     return request.path.startswith(_MACHINE_PREFIXES)
 
 
+def retry_after(exc: RateLimitExceeded) -> int:
+    """Seconds until the limit that was reached lets a request through again (at least 1)."""
+    from survey_service.extensions import limiter
+
+    current = limiter.current_limit
+    if current is None:
+        return int(exc.limit.limit.get_expiry())
+    return max(1, int(current.reset_at - time.time()))  # as the Retry-After header counts
+
+
+def rate_limit_message(exc: RateLimitExceeded) -> str:
+    """What limit was reached and when to try again, for people and clients alike."""
+    return (f"Too many requests: the limit is {exc.limit.limit}. "
+            f"Try again in {retry_after(exc)} seconds.")
+
+
+def field_paths(messages: dict, prefix: str = "") -> list[str]:
+    """The dotted paths of the fields a validation error names ({"json": {"order": {"amount": ..}}})."""
+    paths = []
+    for name, inner in messages.items():
+        path = f"{prefix}.{name}" if prefix else str(name)
+        if isinstance(inner, dict) and inner:
+            paths.extend(field_paths(inner, path if prefix or name not in _LOCATIONS else ""))
+        else:
+            paths.append(path)
+    return paths
+
+
+_LOCATIONS = ("json", "query", "form", "view_args", "headers")
+
+
 def _json_error(exc: HTTPException):
     body = {"code": exc.code, "status": exc.name}
     data = getattr(exc, "data", None) or {}
+    if isinstance(exc, RateLimitExceeded):
+        data = {**data, "message": rate_limit_message(exc)}
+    elif data.get("messages") and not data.get("message"):
+        data = {**data, "message": "Invalid input: " + ", ".join(field_paths(data["messages"])) + "."}
     message = data.get("message") or exc.description
     if message:
         body["message"] = message

@@ -3,11 +3,11 @@
 from celery import Celery
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 
 from survey_service.db import Base
+from survey_service.openapi import Api
 
 db = SQLAlchemy(model_class=Base)
 api = Api()

@@ -3,21 +3,32 @@
 from __future__ import annotations
 
 import redis
-from flask import Blueprint, current_app, jsonify
+from flask import current_app, jsonify
+from marshmallow import Schema, fields
 from sqlalchemy import text
 
 from survey_service.extensions import csrf, db
+from survey_service.openapi import Blueprint, json_answer
 
-bp = Blueprint("health", __name__)
+bp = Blueprint("health", __name__, description="For operators: liveness and readiness.")
+
+
+class HealthSchema(Schema):
+    status = fields.String(required=True, metadata={"enum": ["ok", "unavailable"]})
+    checks = fields.Dict(keys=fields.String(), values=fields.String(),
+                         metadata={"description": "database and redis: ok or unreachable."})
 
 
 @bp.get("/healthz")
+@bp.doc(responses={"200": json_answer(HealthSchema, "The process serves requests.")})
 def healthz():
     """The process is up and serving requests."""
     return jsonify(status="ok")
 
 
 @bp.get("/readyz")
+@bp.doc(responses={"200": json_answer(HealthSchema, "Database and Redis answer."),
+                   "503": json_answer(HealthSchema, "One of them does not; checks says which.")})
 def readyz():
     """Database and Redis both answer; 503 naming the one that does not."""
     checks = {"database": _check_database(), "redis": _check_redis()}

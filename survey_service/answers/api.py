@@ -1,13 +1,14 @@
 """POST /api/v1/answers: the token is the credential; one answer per invitation."""
 
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
 from survey_service.answers import service
 from survey_service.answers.limits import answer_limits
 from survey_service.answers.schemas import AnswerInSchema, AnswerOutSchema
 from survey_service.extensions import csrf, db
 from survey_service.invitations.tokens import find_by_token
+from survey_service.openapi import Blueprint
 
 blp = Blueprint("answers", __name__, url_prefix="/api/v1/answers",
                 description="Answers from chat widgets and apps (token-authenticated).")
@@ -23,6 +24,7 @@ class Answers(MethodView):
     @blp.alt_response(404, description="Unknown token.")
     @blp.alt_response(409, description="Already answered.")
     @blp.alt_response(410, description="Expired.")
+    @blp.alt_response(429, description="Too many answers from this token or address; see Retry-After.")
     def post(self, data):
         """Answer a survey with its token."""
         inv = find_by_token(data["token"])

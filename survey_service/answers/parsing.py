@@ -143,7 +143,7 @@ def parse_reply(body: str, lo: int, hi: int) -> Reply:
 def read_keypress(digits: str | None, lo: int, hi: int) -> int | None:
     """The score a caller keyed in, or None when nothing valid was pressed."""
     digits = (digits or "").strip().rstrip("#")
-    if not digits.isdigit():
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 3:  # no scale reaches 1000
         return None
     score = int(digits)
     return score if lo <= score <= hi else None

@@ -23,6 +23,7 @@ from survey_service.extensions import db
 from survey_service.interactions.models import Interaction
 from survey_service.invitations.models import Invitation, Status, answer_refusal, takes_answers
 from survey_service.surveys.models import Survey
+from survey_service.validation import storable
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +100,8 @@ class Recorded:
 
 
 def clean_reason(reason: str | None) -> str | None:
-    """A reason as stored: trimmed, None when empty; longer than MAX_REASON is refused."""
-    reason = (reason or "").strip() or None
+    """A reason as stored: what cannot be stored dropped, trimmed, None when empty; too long refused."""
+    reason = storable(reason or "").strip() or None
     if reason is not None and len(reason) > MAX_REASON:
         raise AnswerError(f"A reason may be at most {MAX_REASON} characters.", "reason")
     return reason

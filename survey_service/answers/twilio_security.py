@@ -10,6 +10,8 @@ from urllib.parse import quote
 from flask import abort, current_app, request
 from twilio.request_validator import RequestValidator
 
+from survey_service.answers.twilio_params import refuse_bad_params
+
 log = logging.getLogger(__name__)
 
 
@@ -74,13 +76,15 @@ def signature_ok() -> bool:
 
 
 def twilio_signed(view):
-    """Decorator: 403 and nothing done unless the request is signed by Twilio."""
+    """Decorator: 403 and nothing done unless the request is signed by Twilio; 400 for parameters
+    it would never send (twilio_params)."""
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         if not signature_ok():
             log.warning("rejected unsigned or forged Twilio webhook on %s", request.path)
             abort(403)
+        refuse_bad_params()
         return view(*args, **kwargs)
 
     return wrapper

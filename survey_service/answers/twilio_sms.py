@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from flask import Blueprint, Response, abort, request
+from flask import Response, abort, request
 from twilio.twiml.messaging_response import MessagingResponse
 
+from survey_service.answers.schemas import SmsInboundForm, SmsStatusForm
 from survey_service.answers.service import after_answer
 from survey_service.answers.sms import handle_sms
 from survey_service.answers.twilio_security import twilio_signed
 from survey_service.delivery.callbacks import apply_status, parse_error_code
 from survey_service.extensions import db
 from survey_service.fastpath import commit_session
+from survey_service.openapi import Blueprint, signed_webhook
+from survey_service.openapi import twiml as twiml_doc
+from survey_service.validation import MAX_ID, parse_id
 
-bp = Blueprint("twilio_sms", __name__, url_prefix="/twilio/sms")
+bp = Blueprint("twilio_sms", __name__, url_prefix="/twilio/sms",
+               description="Twilio's SMS webhooks, signed with X-Twilio-Signature.")
 
 
 def twiml(response) -> Response:
@@ -36,6 +41,7 @@ def messaging(text: str | None) -> str:
 
 
 @bp.post("")
+@bp.doc(**signed_webhook(SmsInboundForm, {"200": twiml_doc("The reply to send, or none.")}))
 @twilio_signed
 def inbound():
     """A text from a respondent; the reply goes back as TwiML."""
@@ -50,14 +56,22 @@ def inbound():
     return twiml(messaging(reply.text))
 
 
+INVITATION_QUERY = {"in": "query", "name": "invitation", "required": True,
+                    "description": "The invitation whose message or call this reports on.",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
+
+
 def invitation_arg() -> int:
-    invitation_id = request.args.get("invitation", type=int)
+    """The invitation a status callback names in its URL (twilio_params has checked its form)."""
+    invitation_id = parse_id(request.args.get("invitation"))
     if invitation_id is None:
-        abort(400)
+        abort(400, description="The status callback URL names no invitation.")
     return invitation_id
 
 
 @bp.post("/status")
+@bp.doc(**signed_webhook(SmsStatusForm, {"204": {"description": "Taken, or ignored as late."}},
+                         INVITATION_QUERY))
 @twilio_signed
 def status():
     """Delivery status of an invitation's message; late, repeated and out-of-order ones are safe."""

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, request
+from flask import current_app, request
 from twilio.twiml.voice_response import VoiceResponse
 
 from survey_service.answers import voice
+from survey_service.answers.schemas import CallStatusForm, VoiceForm
 from survey_service.answers.service import after_answer
 from survey_service.answers.twilio_security import twilio_signed
-from survey_service.answers.twilio_sms import invitation_arg, twiml
+from survey_service.answers.twilio_sms import INVITATION_QUERY, invitation_arg, twiml
 from survey_service.answers.voice import VoiceStep
 from survey_service.delivery.callbacks import apply_status, parse_error_code
 from survey_service.extensions import db
 from survey_service.i18n import gettext, normalize_locale, survey_text
 from survey_service.invitations.transfer import transfer_invitation
+from survey_service.openapi import Blueprint, signed_webhook
+from survey_service.openapi import twiml as twiml_doc
 
-bp = Blueprint("twilio_voice", __name__, url_prefix="/twilio/voice")
+bp = Blueprint("twilio_voice", __name__, url_prefix="/twilio/voice",
+               description="Twilio's voice webhooks for the IVR survey, signed with X-Twilio-Signature.")
+_STEP = signed_webhook(VoiceForm, {"200": twiml_doc("What the call says and gathers next.")})
 
 # <Say> language and a voice that speaks it, per respondent language.
 SPEECH = {
@@ -111,6 +116,7 @@ def _finish(step: VoiceStep, attempt: int = 1):
 
 
 @bp.post("/invitation/<int:invitation_id>")
+@bp.doc(**_STEP)
 @twilio_signed
 def invitation_call(invitation_id: int):
     """Our outbound call was answered: ask the question."""
@@ -118,6 +124,7 @@ def invitation_call(invitation_id: int):
 
 
 @bp.post("/transfer/<source>/<external_id>")
+@bp.doc(**_STEP)
 @twilio_signed
 def transfer(source: str, external_id: str):
     """A caller put through at the end of a call: find (or make) the invitation, then ask."""
@@ -129,30 +136,39 @@ def transfer(source: str, external_id: str):
 
 
 @bp.post("/invitation/<int:invitation_id>/score")
+@bp.doc(**signed_webhook(VoiceForm, _STEP["responses"], {
+    "in": "query", "name": "attempt", "schema": {"type": "integer", "minimum": 1, "maximum": 2}}))
 @twilio_signed
 def score(invitation_id: int):
     """The keypress (or none); the attempt number lets an empty or invalid one repeat once."""
-    attempt = request.args.get("attempt", default=1, type=int)
+    raw = request.args.get("attempt", "1")
+    attempt = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 3 else 2  # garbage: the last
     step = voice.voice_score(invitation_id, request.form.get("CallSid", ""),
                                      request.form.get("Digits"))
     return _finish(step, attempt)
 
 
 @bp.post("/invitation/<int:invitation_id>/anonymous")
+@bp.doc(**_STEP)
 @twilio_signed
 def anonymous(invitation_id: int):
+    """The keypress answering whether to keep the answer anonymous."""
     return _finish(voice.voice_anonymous(invitation_id, request.form.get("CallSid", ""),
                                                  request.form.get("Digits")))
 
 
 @bp.post("/invitation/<int:invitation_id>/reason")
+@bp.doc(**_STEP)
 @twilio_signed
 def reason(invitation_id: int):
+    """The recorded reason, when the caller left one."""
     return _finish(voice.voice_reason(invitation_id, request.form.get("CallSid", ""),
                                               request.form.get("RecordingUrl")))
 
 
 @bp.post("/status")
+@bp.doc(**signed_webhook(CallStatusForm, {"204": {"description": "Taken, or ignored as late."}},
+                         INVITATION_QUERY))
 @twilio_signed
 def status():
     """Call progress for an invitation's outbound call; safe when replayed or out of order."""

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request
+from flask import abort, render_template, request
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from survey_service.answers import rules, service
 from survey_service.answers.limits import answer_limits
+from survey_service.answers.schemas import SurveyPageForm
 from survey_service.db import utcnow
 from survey_service.extensions import db
 from survey_service.i18n import gettext, normalize_locale, scale_labels, survey_text
 from survey_service.invitations.tokens import find_by_token
+from survey_service.openapi import Blueprint, form_body, page
 
-bp = Blueprint("web_survey", __name__, url_prefix="/s")
+bp = Blueprint("web_survey", __name__, url_prefix="/s",
+               description="The web survey, for people: the token in the URL is the credential.")
+_CLOSED = {"404": page("No survey has this token."), "409": page("Already answered."),
+           "410": page("Expired."), "429": page("Too many attempts; try again later.")}
+_LANG = {"in": "query", "name": "lang", "description": "Show the page in this language.",
+         "schema": {"type": "string", "enum": ["en", "zh-Hans", "zh-Hant"]}}
 
 
 class AnswerForm(FlaskForm):
@@ -63,6 +70,9 @@ _show_per_token, _show_per_address = answer_limits(methods=("GET", "HEAD"))
 
 
 @bp.get("/<token>")
+@bp.doc(parameters=[_LANG, {"in": "query", "name": "score", "schema": {"type": "integer"},
+                            "description": "A point to preselect (from the email's buttons)."}],
+        responses={"200": page("The survey."), **_CLOSED})
 @_show_per_token
 @_show_per_address
 def show(token):
@@ -78,6 +88,9 @@ _per_token, _per_address = answer_limits()
 
 
 @bp.post("/<token>")
+@bp.doc(parameters=[_LANG], requestBody=form_body(SurveyPageForm),
+        responses={"200": page("Thank you."), "400": page("The form's CSRF token is missing or wrong."),
+                   "422": page("The survey again, naming what to correct."), **_CLOSED})
 @_per_token
 @_per_address
 def submit(token):

@@ -32,11 +32,10 @@ GIVE_UP_UNCONFIRMED = timedelta(days=1)
 
 
 def parse_error_code(raw) -> int | None:
-    """Twilio's ErrorCode field as an int (absent, empty or garbage: None)."""
-    try:
-        return int(raw) if raw not in (None, "") else None
-    except (TypeError, ValueError):
+    """Twilio's ErrorCode field as an int (absent, empty, garbage or past any Twilio code: None)."""
+    if not isinstance(raw, str) or not raw.isascii() or not raw.isdigit() or len(raw) > 6:
         return None
+    return int(raw)
 
 
 def decide(channel: str, status: str, error_code: int | None) -> tuple[str, str | None]:

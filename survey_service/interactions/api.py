@@ -1,12 +1,16 @@
 """/api/v1/interactions: platforms report that an interaction ended."""
 
+import logging
+
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from marshmallow import ValidationError
 
 from survey_service.auth import require
+from survey_service.bodies import json_kind
+from survey_service.errors import field_paths
 from survey_service.extensions import db
-from survey_service.fastpath import commit_session
+from survey_service.fastpath import commit_session, rollback_unit
 from survey_service.interactions import service
 from survey_service.interactions.schemas import (
     BatchResultSchema,
@@ -14,6 +18,9 @@ from survey_service.interactions.schemas import (
     IntakeResultSchema,
     InteractionSchema,
 )
+from survey_service.openapi import Blueprint
+
+log = logging.getLogger(__name__)
 
 # One schema instance for every request: instantiating it (and its nested schemas) per request is costly.
 _INTERACTION = InteractionSchema()
@@ -54,28 +61,36 @@ class InteractionBatch(MethodView):
     @blp.doc(security=[{"bearer": []}])
     def post(self, data):
         """Up to 1,000 interactions; each item gets the status and body it would get alone."""
-        schema = _INTERACTION
-        results = []
-        for index, item in enumerate(data["items"]):
-            try:
-                loaded = schema.load(item if isinstance(item, dict) else {"_": item})
-            except ValidationError as exc:
-                results.append({"index": index, "status": 422,
-                                "body": {"code": 422, "status": "Unprocessable Entity",
-                                         "errors": {"json": exc.messages}}})
-                continue
-            try:
-                result = service.record_interaction(loaded)
-            except service.ConflictingReplay:
-                db.session.rollback()
-                results.append({"index": index, "status": 409,
-                                "body": {"code": 409, "status": "Conflict",
-                                         "message": _conflict(loaded["external_id"])}})
-                continue
-            db.session.commit()  # each item stands alone: a later failure loses nothing before it
-            results.append({"index": index, "status": 201 if result.created else 200,
-                            "body": result.body})
-        return {"items": results}
+        return {"items": [{"index": index, **_batch_item(item)}
+                          for index, item in enumerate(data["items"])]}
+
+
+def _error(code: int, status: str, **body) -> dict:
+    return {"status": code, "body": {"code": code, "status": status, **body}}
+
+
+def _batch_item(item) -> dict:
+    """One batch item's status and body; it stands alone, committed or rolled back by itself."""
+    if not isinstance(item, dict):
+        return _error(422, "Unprocessable Entity", message="Each item must be a JSON object.",
+                      errors={"json": {"_schema": [f"Expected a JSON object, not {json_kind(item)}."]}})
+    try:
+        loaded = _INTERACTION.load(item)
+    except ValidationError as exc:
+        return _error(422, "Unprocessable Entity", message="Invalid input: "
+                      + ", ".join(field_paths(exc.messages)) + ".", errors={"json": exc.messages})
+    try:
+        result = service.record_interaction(loaded)
+        db.session.commit()  # a later item's failure loses nothing before it
+    except service.ConflictingReplay:
+        db.session.rollback()
+        return _error(409, "Conflict", message=_conflict(loaded["external_id"]))
+    except Exception:  # one item's fault must not cost the others their results
+        rollback_unit()
+        log.exception("batch item %s of source %s failed", loaded["external_id"], loaded["source"])
+        return _error(500, "Internal Server Error", message="This item could not be recorded; "
+                      "the others were. Send it again later.")
+    return {"status": 201 if result.created else 200, "body": result.body}
 
 
 @blp.route("/<source>/<external_id>")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import phonenumbers
@@ -21,10 +22,11 @@ from marshmallow import (
 from survey_service.db import utcnow
 from survey_service.i18n import normalize_locale
 from survey_service.interactions.models import INTERACTION_TYPES
-from survey_service.validation import validate_locale, validate_timezone
+from survey_service.validation import Instant, Locale, Text, TimeZone
 
 _ID = validate.Length(1, 128)
 _CURRENCIES = frozenset(list_currencies())
+_AMOUNT = re.compile(r"[0-9]{1,13}(\.[0-9]{1,10})?")
 _SOURCE = validate.Regexp(r"^[A-Za-z0-9_.:-]{1,64}$",
                           error="Use 1-64 letters, digits or . _ : -")
 
@@ -49,22 +51,22 @@ def normalize_email(raw: str) -> str:
         raise ValidationError(str(exc)) from exc
 
 
-class PhoneField(fields.String):
+class PhoneField(Text):
     def _deserialize(self, value, attr, data, **kwargs):
         return normalize_phone(super()._deserialize(value, attr, data, **kwargs))
 
 
-class EmailField(fields.String):
+class EmailField(Text):
     def _deserialize(self, value, attr, data, **kwargs):
         return normalize_email(super()._deserialize(value, attr, data, **kwargs))
 
 
 class CustomerSchema(Schema):
-    id = fields.String(validate=_ID, allow_none=True)
+    id = Text(validate=_ID, allow_none=True)
     phone = PhoneField(allow_none=True, validate=validate.Length(max=40))
     email = EmailField(allow_none=True, validate=validate.Length(max=320))
-    locale = fields.String(allow_none=True, validate=validate_locale)
-    timezone = fields.String(allow_none=True, validate=validate_timezone)
+    locale = Locale(allow_none=True)
+    timezone = TimeZone(allow_none=True)
 
     @post_load
     def _locale(self, data, **kwargs):
@@ -74,16 +76,26 @@ class CustomerSchema(Schema):
 
 
 class AgentSchema(Schema):
-    id = fields.String(validate=_ID, allow_none=True)
-    name = fields.String(validate=validate.Length(1, 200), allow_none=True)
-    team = fields.String(validate=_ID, allow_none=True)
+    id = Text(validate=_ID, allow_none=True)
+    name = Text(validate=validate.Length(1, 200), allow_none=True)
+    team = Text(validate=_ID, allow_none=True)
+
+
+class AmountField(fields.Decimal):
+    """A money amount as a JSON number or a plain decimal string ("12.50"), never "1_000" or "١٢"."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str) and not _AMOUNT.fullmatch(value):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 class OrderSchema(Schema):
-    id = fields.String(validate=_ID, allow_none=True)
-    amount = fields.Decimal(places=2, as_string=True, allow_none=True,
-                            validate=validate.Range(min=0, max=10**12))
-    currency = fields.String(allow_none=True)
+    id = Text(validate=_ID, allow_none=True)
+    amount = AmountField(places=2, as_string=True, allow_none=True,
+                            validate=validate.Range(min=0, max=10**12),
+                            metadata={"minimum": 0, "maximum": 10**12})  # numbers, not "0.00"
+    currency = Text(allow_none=True, metadata={"enum": sorted(_CURRENCIES), "example": "CNY"})
 
     @validates("currency")
     def _currency(self, value, **kwargs):
@@ -94,17 +106,16 @@ class OrderSchema(Schema):
 class InteractionSchema(Schema):
     """One interaction that ended."""
 
-    external_id = fields.String(required=True, validate=_ID)
-    source = fields.String(required=True, validate=_SOURCE)
-    type = fields.String(required=True, validate=validate.OneOf(INTERACTION_TYPES))
-    ended_at = fields.AwareDateTime(required=True, format="iso",
-                                    metadata={"description": "ISO 8601 with an offset"})
+    external_id = Text(required=True, validate=_ID)
+    source = Text(required=True, validate=_SOURCE)
+    type = Text(required=True, validate=validate.OneOf(INTERACTION_TYPES))
+    ended_at = Instant(required=True)
     customer = fields.Nested(CustomerSchema, load_default=dict)
     agent = fields.Nested(AgentSchema, load_default=dict)
-    queue = fields.String(validate=_ID, allow_none=True)
+    queue = Text(validate=_ID, allow_none=True)
     order = fields.Nested(OrderSchema, allow_none=True)
-    attributes = fields.Dict(keys=fields.String(validate=validate.Length(1, 64)),
-                             values=fields.String(), load_default=dict)
+    attributes = fields.Dict(keys=Text(validate=validate.Length(1, 64)),
+                             values=Text(), load_default=dict)
 
     @validates("ended_at")
     def _not_future(self, value, **kwargs):
@@ -157,7 +168,7 @@ class IntakeResultSchema(Schema):
 
 
 class BatchSchema(Schema):
-    items = fields.List(fields.Raw(), required=True,
+    items = fields.List(fields.Raw(allow_none=True), required=True,  # each item is checked alone
                         validate=validate.Length(1, 1000,
                                                  error="Send between 1 and 1,000 items."))
 

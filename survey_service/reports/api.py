@@ -1,10 +1,11 @@
 """/api/v1/scores and the other report endpoints."""
 
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from marshmallow import RAISE
 
 from survey_service.auth import require
+from survey_service.openapi import Blueprint
 from survey_service.reports import service
 from survey_service.reports.schemas import ScoresQuerySchema, ScoresSchema
 

@@ -7,24 +7,23 @@ from webargs.fields import DelimitedList
 
 from survey_service.reports.service import BUCKETS, GROUP_KEYS
 from survey_service.surveys.models import METRICS
-from survey_service.validation import validate_timezone
+from survey_service.validation import Instant, Text, TimeZone
 
 
 class ScoresQuerySchema(Schema):
     """GET /api/v1/scores query: one metric, an optional half-open time range, groups and a bucket."""
 
-    metric = fields.String(required=True, validate=validate.OneOf(METRICS))
-    start = fields.AwareDateTime(data_key="from", format="iso",
-                                 metadata={"description": "ISO 8601 with offset; inclusive."})
-    end = fields.AwareDateTime(data_key="to", format="iso",
-                               metadata={"description": "ISO 8601 with offset; exclusive."})
+    metric = Text(required=True, validate=validate.OneOf(METRICS))
+    start = Instant(data_key="from", metadata={"description": "ISO 8601 with offset; inclusive."})
+    end = Instant(data_key="to", metadata={"description": "ISO 8601 with offset; exclusive."})
     group_by = DelimitedList(
-        fields.String(validate=validate.OneOf(GROUP_KEYS, error="Unknown group '{input}'; use {choices}.")),
+        Text(validate=validate.OneOf(GROUP_KEYS, error="Unknown group '{input}'; use {choices}.")),
         load_default=list, metadata={"description": f"Comma list of: {', '.join(GROUP_KEYS)}."})
-    bucket = fields.String(validate=validate.OneOf(BUCKETS))
-    tz = fields.String(load_default="UTC", validate=validate_timezone,
-                       metadata={"description": "IANA time zone for buckets, such as Asia/Shanghai."})
-    survey_key = fields.String(data_key="survey", metadata={"description": "Only this survey's answers."})
+    bucket = Text(validate=validate.OneOf(BUCKETS))
+    tz = TimeZone(load_default="UTC",
+                  metadata={"description": "IANA time zone for buckets, such as Asia/Shanghai."})
+    survey_key = Text(data_key="survey", validate=validate.Length(1, 64),
+                      metadata={"description": "Only this survey's answers."})
 
     @validates_schema
     def _range(self, data, **kwargs):

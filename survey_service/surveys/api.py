@@ -1,16 +1,31 @@
 """/api/v1/surveys: admins list, read, create and patch survey definitions."""
 
+from functools import wraps
+
+from flask import g
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from marshmallow import ValidationError
 
 from survey_service.auth import require
 from survey_service.extensions import db
+from survey_service.openapi import Blueprint
 from survey_service.surveys import service
-from survey_service.surveys.schemas import SurveyListSchema, SurveyPatchSchema, SurveySchema
+from survey_service.surveys.schemas import PATCHABLE, SurveyListSchema, SurveyPatchSchema, SurveySchema
 
 blp = Blueprint("surveys", __name__, url_prefix="/api/v1/surveys",
                 description="Survey definitions (admin).")
+
+
+def _survey_first(view):
+    """Find the path's survey before the body is read: an unknown key is a 404 whatever the body."""
+
+    @wraps(view)
+    def wrapper(*args, key, **kwargs):
+        g.survey = _get_or_404(key)
+        return view(*args, key=key, **kwargs)
+
+    return wrapper
 
 
 @blp.route("")
@@ -49,12 +64,13 @@ class SurveyByKey(MethodView):
         return service.to_dict(_get_or_404(key))
 
     @require("admin")
-    @blp.arguments(SurveyPatchSchema(partial=True))
+    @_survey_first
+    @blp.arguments(SurveyPatchSchema(partial=PATCHABLE))
     @blp.response(200, SurveySchema)
     @blp.doc(security=[{"bearer": []}])
     def patch(self, changes, key):
         """Change the named fields; the result must still be a valid survey."""
-        survey = _get_or_404(key)
+        survey = g.survey
         try:
             service.patch_survey(survey, changes)
         except ValidationError as exc:

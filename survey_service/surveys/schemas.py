@@ -6,7 +6,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from survey_service.interactions.models import INTERACTION_TYPES
 from survey_service.surveys.models import ANONYMITY, CHANNELS, METRICS
-from survey_service.validation import validate_clock, validate_locale, validate_timezone
+from survey_service.validation import Clock, Locale, Text, TimeZone
 
 KEY = validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,63}$", error="Use 1-64 lowercase letters, digits or '-'.")
 
@@ -22,12 +22,12 @@ class ScaleSchema(Schema):
 
 
 class LocaleTextsSchema(Schema):
-    question = fields.String(validate=validate.Length(1, 500))
-    reason_prompt = fields.String(validate=validate.Length(1, 500))
-    labels = fields.Dict(keys=fields.String(validate=validate.Regexp(r"^\d{1,3}$")),
-                         values=fields.String(validate=validate.Length(1, 60)))
-    intro = fields.String(validate=validate.Length(1, 300))
-    thanks = fields.String(validate=validate.Length(1, 300))
+    question = Text(validate=validate.Length(1, 500))
+    reason_prompt = Text(validate=validate.Length(1, 500))
+    labels = fields.Dict(keys=Text(validate=validate.Regexp(r"^\d{1,3}$")),
+                         values=Text(validate=validate.Length(1, 60)))
+    intro = Text(validate=validate.Length(1, 300))
+    thanks = Text(validate=validate.Length(1, 300))
 
 
 class ReminderSchema(Schema):
@@ -36,12 +36,12 @@ class ReminderSchema(Schema):
 
 
 class QuietHoursSchema(Schema):
-    start = fields.String(required=True, validate=validate_clock)
-    end = fields.String(required=True, validate=validate_clock)
+    start = Clock(required=True)
+    end = Clock(required=True)
 
 
 class IncentiveSchema(Schema):
-    reward = fields.String(required=True, validate=validate.Length(1, 200))
+    reward = Text(required=True, validate=validate.Length(1, 200))
     window_seconds = fields.Integer(required=True, validate=validate.Range(min=1))
     holdout_rate = fields.Float(load_default=0.0, validate=validate.Range(0.0, 0.9))
 
@@ -49,26 +49,26 @@ class IncentiveSchema(Schema):
 class SurveySchema(Schema):
     """A whole survey definition; every field but key, metric and scale has a default."""
 
-    key = fields.String(required=True, validate=KEY)
-    name = fields.String(validate=validate.Length(1, 200))
-    metric = fields.String(required=True, validate=validate.OneOf(METRICS))
+    key = Text(required=True, validate=KEY)
+    name = Text(validate=validate.Length(1, 200))
+    metric = Text(required=True, validate=validate.OneOf(METRICS))
     scale = fields.Nested(ScaleSchema, required=True)
     positive_min = fields.Integer(allow_none=True)
     higher_is_easier = fields.Boolean(allow_none=True)
-    texts = fields.Dict(keys=fields.String(validate=validate_locale),
+    texts = fields.Dict(keys=Locale(),
                         values=fields.Nested(LocaleTextsSchema))
-    interaction_types = fields.List(fields.String(validate=validate.OneOf(INTERACTION_TYPES)))
-    channels = fields.List(fields.String(validate=validate.OneOf(CHANNELS)))
+    interaction_types = fields.List(Text(validate=validate.OneOf(INTERACTION_TYPES)))
+    channels = fields.List(Text(validate=validate.OneOf(CHANNELS)))
     delay_seconds = fields.Integer(validate=validate.Range(0, 30 * 86400))
     expires_after_seconds = fields.Integer(validate=validate.Range(1, 365 * 86400))
     reminder = fields.Nested(ReminderSchema, allow_none=True)
     sample_rate = fields.Float(validate=validate.Range(0.0, 1.0))
     throttle_days = fields.Integer(validate=validate.Range(0, 3650))
     quiet_hours = fields.Nested(QuietHoursSchema, allow_none=True)
-    timezone = fields.String(validate=validate_timezone)
-    anonymity = fields.String(validate=validate.OneOf(ANONYMITY))
+    timezone = TimeZone()
+    anonymity = Text(validate=validate.OneOf(ANONYMITY))
     incentive = fields.Nested(IncentiveSchema, allow_none=True)
-    respondent = fields.String(validate=validate.OneOf(("customer", "agent")))
+    respondent = Text(validate=validate.OneOf(("customer", "agent")))
     active = fields.Boolean()
     created_at = fields.DateTime(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)
@@ -97,10 +97,14 @@ class SurveySchema(Schema):
 
 
 class SurveyPatchSchema(SurveySchema):
-    """PATCH: only the named fields change; the key cannot."""
+    """PATCH: only the named fields change, each whole (a nested object is replaced); the key cannot."""
 
     class Meta:
         exclude = ("key",)
+
+
+# Partial at the top level only: {"scale": {"min": 2}} still needs scale.max (a 422 naming it).
+PATCHABLE = tuple(name for name in SurveySchema._declared_fields if name != "key")
 
 
 class SurveyListSchema(Schema):
