@@ -202,6 +202,7 @@ def up(host: str, port: int, log_level: str) -> None:
         level = ["--loglevel", log_level.upper()]
         supervisor.start("web", [*python, "gunicorn", "-w", "2", "-b", _bind(host, port),
                                  "--log-level", log_level, *_gunicorn_options(),
+                                 "--logger-class", "survey_service.logs.GunicornLogger",
                                  "survey_service:create_app()"])
         supervisor.start("worker", [*celery, "worker", "-Q", "survey,send", *level, "-c", "2"])
         supervisor.start("beat", [*celery, "beat", *level,

@@ -160,8 +160,9 @@ def engine_options() -> dict:
     equalities on indexed columns, so their generic plans are index scans.
     No pool_pre_ping (a round trip on every request): a dropped connection fails one request,
     SQLAlchemy then discards the whole pool, and connections are recycled every 30 minutes.
+    No statement parameters in errors or logs (phone numbers, emails), and no statement echo.
     """
-    return {"pool_recycle": 1800}
+    return {"pool_recycle": 1800, "hide_parameters": True, "echo": False}
 
 
 def limits_storage_uri(redis_url: str) -> str:

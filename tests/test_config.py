@@ -49,5 +49,5 @@ def test_a_long_instance_path_gets_a_short_socket_folder(tmp_path):
 def test_postgresql_urls_get_the_installed_driver(tmp_path):
     cfg = build_config(str(tmp_path), {"DATABASE_URL": "postgresql://u:p@db/survey"})
     assert cfg["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u:p@db/survey"
-    # No liveness round trip per checkout; psycopg's server-side prepares stay on.
-    assert cfg["SQLALCHEMY_ENGINE_OPTIONS"] == {"pool_recycle": 1800}
+    # No liveness round trip per checkout; psycopg's server-side prepares stay on; no parameters shown.
+    assert cfg["SQLALCHEMY_ENGINE_OPTIONS"] == {"pool_recycle": 1800, "hide_parameters": True, "echo": False}

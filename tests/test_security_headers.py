@@ -24,11 +24,8 @@ from survey_service.db import utcnow
 from survey_service.extensions import db
 from survey_service.invitations.models import Invitation
 from survey_service.security import CONTENT_SECURITY_POLICY, HSTS
-from tests.answers import conftest as answer_fixtures
 from tests.answers.test_web import csrf_of
 from tests.conftest import _config
-
-sent = answer_fixtures.sent  # a sent invitation and its clear token
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.I)

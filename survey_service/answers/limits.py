@@ -11,7 +11,8 @@ from survey_service.extensions import limiter
 def _token_key() -> str:
     token = request.view_args.get("token") if request.view_args else None
     if not token and request.is_json:
-        token = (request.get_json(silent=True) or {}).get("token")
+        body = request.get_json(silent=True)  # any JSON at all: the schema refuses it after this
+        token = body.get("token") if isinstance(body, dict) else None
     # Only a hash reaches the limiter's storage: tokens are never kept in clear.
     return f"token:{hash_secret(str(token))[:24] if token else '-'}"
 
