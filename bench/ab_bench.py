@@ -88,7 +88,8 @@ def git(*args: str) -> str:
 def service_env(rev: Revision, url: str, redis_url: str, folder: str, extra: dict) -> dict:
     return {"PYTHONPATH": rev.env["PYTHONPATH"], "SURVEY_DATABASE_URL": url, "SURVEY_REDIS_URL": redis_url,
             "SURVEY_INSTANCE_PATH": os.path.join(folder, f"instance-{rev.side}"),
-            "SURVEY_PUBLIC_BASE_URL": "https://surveys.example.com", **extra}
+            "SURVEY_PUBLIC_BASE_URL": "https://surveys.example.com",
+            "SURVEY_SECRET_KEY": "bench-secret-key-0123456789", **extra}
 
 
 def load() -> str:

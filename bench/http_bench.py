@@ -87,6 +87,7 @@ def main() -> None:
                "SURVEY_REDIS_URL": f"unix://{redis_server.socket_file}",
                "SURVEY_INSTANCE_PATH": os.path.join(folder, "instance"),
                "SURVEY_PUBLIC_BASE_URL": "https://surveys.example.com",
+               "SURVEY_SECRET_KEY": "bench-secret-key-0123456789",
                "SURVEY_TWILIO_AUTH_TOKEN": "bench-token", "SURVEY_TWILIO_ACCOUNT_SID": "AC" + "0" * 32}
         os.environ.update(env)
         from bench.fixtures import answered_history, prepare_service, sms_requests

@@ -199,6 +199,7 @@ def main() -> None:
                    "SURVEY_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
                    "SURVEY_INSTANCE_PATH": os.path.join(folder, "instance"),
                    "SURVEY_PUBLIC_BASE_URL": "https://surveys.example.com",
+                   "SURVEY_SECRET_KEY": "bench-secret-key-0123456789",
                    "SURVEY_TWILIO_ACCOUNT_SID": ACCOUNT_SID, "SURVEY_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
                    "SURVEY_TWILIO_FROM": FROM, "SURVEY_TWILIO_API_BASE_URL": twilio_url}
             os.environ.update(env)

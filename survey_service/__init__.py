@@ -20,7 +20,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.from_mapping(build_config(app.instance_path, test_config))
 
-    from survey_service import bodies, errors, extensions, fastpath, i18n, logs, openapi, validation
+    from survey_service import bodies, errors, extensions, fastpath, i18n, logs, openapi, security, validation
 
     app.request_class = bodies.Request  # a streamed body past the limit is a 413
     app.json = bodies.JSONProvider(app)  # no NaN, no nesting too deep to decode
@@ -35,6 +35,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.init_app(app)
     i18n.init_app(app)
     fastpath.init_app(app)  # after the limiter, whose hooks it trims
+    security.init_app(app)
 
     from survey_service import apidocs, health, home
     from survey_service.answers.api import blp as answers_api

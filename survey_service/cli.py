@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from survey_service import create_app, embedded_db
 from survey_service.auth import SCOPES, ApiKey, create_key, revoke_key
+from survey_service.config import ConfigError
 from survey_service.extensions import db
 from survey_service.migrate import upgrade_database
 from survey_service.supervisor import Supervisor
@@ -30,7 +31,7 @@ def open_app() -> Flask:
     On the embedded PostgreSQL a command reuses the running service's server, or starts one and stops
     it again when the command ends.
     """
-    app = create_app()
+    app = _create_app()
     on_close = click.get_current_context().call_on_close  # callbacks run last registered first
     server = embedded_db.for_app(app)
     if server is not None:
@@ -44,6 +45,14 @@ def open_app() -> Flask:
     ctx.push()
     on_close(lambda: _leave(ctx))
     return app
+
+
+def _create_app() -> Flask:
+    """create_app(), with a setting the service refuses shown as a one-line error, not a traceback."""
+    try:
+        return create_app()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def _leave(ctx) -> None:
@@ -166,7 +175,7 @@ def up(host: str, port: int, log_level: str) -> None:
     """Run web, worker, beat (and the embedded PostgreSQL and Redis when needed) until stopped."""
     from survey_service.surveys.service import seed_default_surveys
 
-    app = create_app()
+    app = _create_app()
     server = embedded_db.for_app(app)
     env = dict(os.environ, SURVEY_INSTANCE_PATH=app.instance_path, PYTHONUNBUFFERED="1")
     embedded_redis = not os.environ.get("SURVEY_REDIS_URL")

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+from urllib.parse import urlsplit
 
 from survey_service import embedded_db
+
+MIN_SECRET_KEY_LENGTH = 16
+MAKE_SECRET_KEY = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+
+class ConfigError(ValueError):
+    """A setting the service refuses to run with; the message names it and says how to fix it."""
 
 
 class Defaults:
@@ -86,6 +95,12 @@ def build_config(instance_path: str, test_config: dict | None = None) -> dict:
     if not cfg["REDIS_URL"]:
         cfg["REDIS_URL"] = f"redis://127.0.0.1:{cfg['EMBEDDED_REDIS_PORT']}/0"
     cfg["PUBLIC_BASE_URL"] = cfg["PUBLIC_BASE_URL"].rstrip("/")
+    check_secret_key(cfg)
+    # The session cookie carries only the web survey's CSRF token: never read by scripts, not sent
+    # on cross-site posts, and over TLS only when the public address is https.
+    cfg.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    cfg.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    cfg.setdefault("SESSION_COOKIE_SECURE", is_https(cfg["PUBLIC_BASE_URL"]))
     cfg["SQLALCHEMY_DATABASE_URI"] = cfg["DATABASE_URL"]
     cfg["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options()
     cfg["MAX_CONTENT_LENGTH"] = cfg["MAX_BODY_BYTES"]
@@ -100,6 +115,40 @@ def build_config(instance_path: str, test_config: dict | None = None) -> dict:
     cfg.setdefault("RATELIMIT_STORAGE_URI", limits_storage_uri(cfg["REDIS_URL"]))
     cfg.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     return cfg
+
+
+def is_https(public_base_url: str) -> bool:
+    """Whether respondents and Twilio reach the service over TLS."""
+    return public_base_url.lower().startswith("https://")
+
+
+def is_development(cfg: dict) -> bool:
+    """Tests, or a public address on this machine only (`make run`): the defaults may stand."""
+    if cfg.get("TESTING"):
+        return True
+    host = urlsplit(cfg["PUBLIC_BASE_URL"]).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_secret_key(cfg: dict) -> None:
+    """Outside development, refuse the default, an empty or a short secret key: it signs CSRF tokens."""
+    if is_development(cfg):
+        return
+    key = cfg.get("SECRET_KEY") or ""
+    if key == Defaults.SECRET_KEY:
+        problem = "is the development default"
+    elif len(key) < MIN_SECRET_KEY_LENGTH:
+        problem = f"is shorter than {MIN_SECRET_KEY_LENGTH} characters"
+    else:
+        return
+    raise ConfigError(f"SURVEY_SECRET_KEY {problem}, and the public address {cfg['PUBLIC_BASE_URL']} "
+                      f"is not this machine: set it to a long random value, made for instance with "
+                      f"{MAKE_SECRET_KEY}")
 
 
 def engine_options() -> dict:

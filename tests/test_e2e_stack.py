@@ -73,6 +73,7 @@ def stack(tmp_path, monkeypatch, new_database):
         "SURVEY_SMTP_HOST": "127.0.0.1",
         "SURVEY_SMTP_PORT": str(controller.port),
         "SURVEY_PUBLIC_BASE_URL": PUBLIC,
+        "SURVEY_SECRET_KEY": "e2e-stack-secret-key-0123456789",
         "SURVEY_SWEEP_SECONDS": "1",
     }
     for name, value in env.items():

@@ -17,10 +17,14 @@ def _token_key() -> str:
     return f"token:{hash_secret(str(token))[:24] if token else '-'}"
 
 
-def answer_limits() -> list:
-    """Decorators for every answer endpoint."""
+def answer_limits(methods: tuple[str, ...] = ("POST",)) -> list:
+    """Decorators for every answer endpoint, and for the survey page that leads to one (GET).
+
+    Each decorated view counts on its own, so looking at a survey page (a mail scanner following
+    its links, say) never spends the budget of the answer itself.
+    """
     return [
         limiter.limit(lambda: current_app.config["ANSWER_RATE_LIMIT_TOKEN"], key_func=_token_key,
-                      methods=["POST"]),
-        limiter.limit(lambda: current_app.config["ANSWER_RATE_LIMIT_ADDRESS"], methods=["POST"]),
+                      methods=list(methods)),
+        limiter.limit(lambda: current_app.config["ANSWER_RATE_LIMIT_ADDRESS"], methods=list(methods)),
     ]

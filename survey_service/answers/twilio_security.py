@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hmac
 import logging
+from urllib.parse import quote
 
 from flask import abort, current_app, request
 from twilio.request_validator import RequestValidator
@@ -14,11 +15,31 @@ from survey_service.answers.twilio_params import refuse_bad_params
 log = logging.getLogger(__name__)
 
 
+# What RFC 3986 allows unencoded in a path: used only when the server gives no raw request URI.
+_PATH_SAFE = "/:@!$&'()*+,;=~"
+
+
 def public_url() -> str:
-    """The URL Twilio called: the configured public base (behind a TLS proxy), path and query."""
-    url = current_app.config["PUBLIC_BASE_URL"] + request.path
-    query = request.query_string.decode("latin-1")
-    return f"{url}?{query}" if query else url
+    """The URL Twilio called: the configured public base (behind a TLS proxy), then the request URI.
+
+    Twilio signs the URL as it was configured, percent-encoding kept (`call%2F1`, `%20`), so the
+    raw request URI counts, not the decoded path: gunicorn gives it as RAW_URI, Werkzeug's servers
+    and test client as REQUEST_URI too.
+    """
+    environ = request.environ
+    uri = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if not uri or uri[0] != "/":  # none, or an absolute-form target: rebuild it
+        uri = quote(request.path, safe=_PATH_SAFE)
+        query = request.query_string.decode("latin-1")
+        if query:
+            uri = f"{uri}?{query}"
+    else:
+        if not uri.isascii():  # raw UTF-8 the client did not encode, as WSGI's latin-1 string
+            uri = uri.encode("latin-1").decode("utf-8", "replace")
+        script = environ.get("SCRIPT_NAME")
+        if script and uri.startswith(script):  # mounted under a prefix: the public base names it
+            uri = uri[len(script):]
+    return current_app.config["PUBLIC_BASE_URL"] + uri
 
 
 class _SignedForm:

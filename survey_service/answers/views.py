@@ -66,10 +66,15 @@ def _open(token: str):
     return inv, normalize_locale(request.args.get("lang") or inv.locale)
 
 
+_show_per_token, _show_per_address = answer_limits(methods=("GET", "HEAD"))
+
+
 @bp.get("/<token>")
 @bp.doc(parameters=[_LANG, {"in": "query", "name": "score", "schema": {"type": "integer"},
                             "description": "A point to preselect (from the email's buttons)."}],
         responses={"200": page("The survey."), **_CLOSED})
+@_show_per_token
+@_show_per_address
 def show(token):
     """Show the survey; ?score=N preselects a point and records nothing (mail scanners)."""
     inv, locale = _open(token)
