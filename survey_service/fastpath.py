@@ -147,6 +147,7 @@ def trim_limiter_hooks(app, limiter) -> None:
     runs: the global check before each request is only needed for default or application limits,
     and the after-request and teardown hooks (X-RateLimit headers, per-request state) only act on
     requests whose view checked a limit. Webhooks and unlimited views skip all three.
+    Retry-After stays on the answers that ask a client to wait (429), not on every limited one.
     """
     with app.app_context():
         if not (limiter.limit_manager.default_limits or limiter.limit_manager.application_limits):
@@ -154,13 +155,26 @@ def trim_limiter_hooks(app, limiter) -> None:
 
     def when_used(hook):
         @functools.wraps(hook)
-        def run(arg=None):  # the response after a request, the exception at teardown
+        def run(arg=None):  # the exception at teardown
             used = hasattr(request_ctx._get_current_object(), "_limiter_request_context")
             return hook(arg) if used else arg
 
         return run
 
-    for funcs in (app.after_request_funcs[None], app.teardown_request_funcs[None]):
+    def headers_when_used(hook):
+        @functools.wraps(hook)
+        def run(response):
+            if not hasattr(request_ctx._get_current_object(), "_limiter_request_context"):
+                return response
+            response = hook(response)
+            if response.status_code != 429:
+                response.headers.pop("Retry-After", None)
+            return response
+
+        return run
+
+    for funcs, wrap in ((app.after_request_funcs[None], headers_when_used),
+                        (app.teardown_request_funcs[None], when_used)):
         for i, hook in enumerate(funcs):
             if getattr(hook, "func", hook).__qualname__.startswith("Limiter."):
-                funcs[i] = when_used(hook)
+                funcs[i] = wrap(hook)

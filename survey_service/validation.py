@@ -8,7 +8,7 @@ from functools import cache
 from zoneinfo import available_timezones
 
 from marshmallow import ValidationError, fields
-from werkzeug.routing import IntegerConverter, UnicodeConverter
+from werkzeug.routing import IntegerConverter, PathConverter, UnicodeConverter
 
 from survey_service.i18n import is_known_locale, parse_locale
 
@@ -155,6 +155,13 @@ class TextConverter(UnicodeConverter):
         self.regex = self.regex.replace("[^/]", "[^/\\x00]")
 
 
+class TextPathConverter(PathConverter):
+    """`<path:...>`, for ids that may hold a slash (`call/1` arrives as `call%2F1`), without NUL."""
+
+    regex = "[^/\x00][^\x00]*?"
+
+
 def register_converters(app) -> None:
     """Route parameters that can always be looked up: before any blueprint adds its rules."""
-    app.url_map.converters.update(default=TextConverter, string=TextConverter, int=IdConverter)
+    app.url_map.converters.update(default=TextConverter, string=TextConverter, path=TextPathConverter,
+                                  int=IdConverter)

@@ -281,3 +281,18 @@ def test_a_reason_with_nul_from_the_web_form_is_stored_without_it(client, sent, 
     assert res.status_code == 200
     with app.app_context():
         assert db.session.scalar(select(Response.reason)) == "fast and kind"
+
+
+def test_an_external_id_with_a_slash_is_found_by_its_encoded_path(client, admin, seeded):
+    assert client.post(INTAKE, headers=admin, json=interaction(external_id="call/1")).status_code == 201
+    res = client.get(f"{INTAKE}/pbx/call%2F1", headers=admin)
+    assert res.status_code == 200 and res.json["interaction"]["external_id"] == "call/1"
+
+
+def test_retry_after_comes_only_with_a_429(client, sent):
+    token, _ = sent()
+    page = client.get(f"/s/{token}")
+    assert page.status_code == 200 and "X-RateLimit-Limit" in page.headers
+    assert "Retry-After" not in page.headers
+    answered = client.post("/api/v1/answers", json={"token": token, "score": 4})
+    assert answered.status_code == 201 and "Retry-After" not in answered.headers

@@ -123,7 +123,7 @@ def invitation_call(invitation_id: int):
     return _finish(voice.start_call(invitation_id, request.form.get("CallSid", "")))
 
 
-@bp.post("/transfer/<source>/<external_id>")
+@bp.post("/transfer/<source>/<path:external_id>")
 @bp.doc(**_STEP)
 @twilio_signed
 def transfer(source: str, external_id: str):

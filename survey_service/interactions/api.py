@@ -93,7 +93,7 @@ def _batch_item(item) -> dict:
     return {"status": 201 if result.created else 200, "body": result.body}
 
 
-@blp.route("/<source>/<external_id>")
+@blp.route("/<source>/<path:external_id>")
 class InteractionByKey(MethodView):
     @require("interactions:write", "reports:read")
     @blp.alt_response(200, schema=IntakeResultSchema, description="With current statuses.")

@@ -109,8 +109,8 @@ def test_a_repeated_parameter_is_signed_with_all_its_values(app, client, twilio_
 
 # -- the URL as Twilio signs it: the request URI as sent, percent-encoding kept ------------------
 
-ODD_ID = "call 1 x+é"  # a platform's own id: spaces, a plus and a non-ASCII letter
-ODD_PATH = "/twilio/voice/transfer/pbx/" + quote(ODD_ID, safe="")  # .../call%201%20x%2B%C3%A9
+ODD_ID = "call/1 x+é"  # a platform's own id: a slash, a space, a plus and a non-ASCII letter
+ODD_PATH = "/twilio/voice/transfer/pbx/" + quote(ODD_ID, safe="")  # .../call%2F1%20x%2B%C3%A9
 CALLER = {"CallSid": "CA" + "e" * 32, "From": "+8613800138000"}
 
 
