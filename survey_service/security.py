@@ -29,10 +29,10 @@ def init_app(app) -> None:
     @app.after_request
     def security_headers(response):
         headers = response.headers
-        headers["X-Content-Type-Options"] = "nosniff"
+        headers.add("X-Content-Type-Options", "nosniff")  # no view sets these two: add, not replace
         if hsts:
-            headers["Strict-Transport-Security"] = hsts
-        if response.mimetype == "text/html":
+            headers.add("Strict-Transport-Security", hsts)
+        if response.content_type.startswith("text/html"):  # a string test, not a header parse
             for name, value in PAGE_HEADERS:
                 headers[name] = value
         if request.path.startswith(SURVEY_PREFIX):
