@@ -270,14 +270,19 @@ def make_anonymous(response_id: str) -> bool:
 def after_answer(recorded: Recorded | None) -> None:
     """The one step every answer path takes after its transaction commits.
 
-    Work that follows an answer hangs here, whichever way the answer came. Today it logs that the
-    invitation was answered, and never the response or its score: an answer may still be made
-    anonymous (SMS ANON, IVR key 1), and a log line must not tie it to the invitation.
+    Work that follows an answer hangs here, whichever way the answer came. Today it logs that an
+    answer came, never the response or its score: an answer may still be made anonymous (SMS ANON,
+    IVR key 1), and a log line must not tie it to the invitation. An anonymous one is logged
+    without its invitation too, so that no line places the person's answer in time.
     """
     if recorded is None:
         return
-    log.info("answer recorded: invitation %s, survey %s, channel %s",
-             recorded.invitation_id, recorded.survey_id, recorded.channel)
+    if recorded.anonymous:
+        log.info("anonymous answer recorded: survey %s, channel %s", recorded.survey_id,
+                 recorded.channel)
+    else:
+        log.info("answer recorded: invitation %s, survey %s, channel %s",
+                 recorded.invitation_id, recorded.survey_id, recorded.channel)
 
 
 def response_body(response_id: str) -> dict:
