@@ -4,8 +4,9 @@ A code is earned by an answered invitation that carried the offer (`incentive_of
 invitations never do) and was answered within the survey's `incentive.window_seconds` of the
 invitation's `sent_at`, both ends included: an answer exactly `window_seconds` after the send still
 earns it. The window is a count of seconds between two instants, so midnight and daylight-saving
-changes never stretch or shrink it. Anonymous answers earn the code too: it belongs to the invitation
-(see models.IncentiveCode).
+changes never stretch or shrink it. The window is the survey's as the answer arrives; a survey whose
+incentive was removed issues no more codes. Anonymous answers earn the code too: it belongs to the
+invitation (see models.IncentiveCode).
 """
 
 from __future__ import annotations
@@ -65,9 +66,8 @@ _new = (insert(_codes).from_select(
     select(_q.c.id, _q.c.survey_id,
            bindparam("code", type_=_codes.c.code.type), bindparam("now", type_=_codes.c.issued_at.type),
            bindparam("expires_at", type_=_codes.c.expires_at.type),
-           bindparam("sent_at", type_=_codes.c.sent_at.type))
-    )
-    .on_conflict_do_nothing()
+           bindparam("sent_at", type_=_codes.c.sent_at.type)))
+    .on_conflict_do_nothing()  # on the invitation (issued before) or the code (drawn twice)
     .returning(_codes.c.id, _codes.c.code, _codes.c.sent_at, _codes.c.expires_at)
     .cte("n"))
 # The new row, else the one issued before (the statement's snapshot does not see its own insert).

@@ -19,7 +19,7 @@ DRAWS = 20_000
 @pytest.mark.parametrize("rate", [0.1, 0.5])
 def test_the_held_out_share_lies_within_its_binomial_interval(rate):
     """The planner's draw (invitations.policy) over 20,000 interactions, as intake keys them."""
-    held = sum(draw(f"shop:order-{n}", "csat-purchase", "holdout") < rate for n in range(DRAWS))
+    held = sum(draw(f"shop\x1forder-{n}", "csat-purchase", "holdout") < rate for n in range(DRAWS))
     low, high = binom.interval(0.999, DRAWS, rate)
     assert low <= held <= high
 
