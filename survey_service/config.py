@@ -51,6 +51,7 @@ class Defaults:
     RETRY_BACKOFF_MAX = 600.0
     SWEEP_BATCH = 500
     SMS_REASON_WINDOW_SECONDS = 3600
+    INCENTIVE_CODE_DAYS = 90  # an incentive code can be redeemed this many days after it was earned
     API_KEY_CACHE_SECONDS = 10.0  # how long a process trusts a key it looked up; 0 looks up every call
 
 

@@ -46,6 +46,25 @@ class SignAsTwilio:
         return self.wsgi_app(environ, start_response)
 
 
+def _incentive_code(app, invitation_id: int) -> str:
+    """A code the invitation earned, for the redemption endpoint's {code}."""
+    from datetime import timedelta
+
+    from survey_service.db import utcnow
+    from survey_service.extensions import db
+    from survey_service.incentives.codes import new_code
+    from survey_service.incentives.models import IncentiveCode
+    from survey_service.invitations.models import Invitation
+
+    with app.app_context():
+        inv = db.session.get(Invitation, invitation_id)
+        code = IncentiveCode(code=new_code(), invitation_id=inv.id, survey_id=inv.survey_id,
+                             issued_at=utcnow(), expires_at=utcnow() + timedelta(days=90))
+        db.session.add(code)
+        db.session.commit()
+        return code.code
+
+
 @pytest.fixture
 def api_schema(app, sent, admin, monkeypatch):
     """The app's document, loaded by schemathesis, with path parameters naming real rows."""
@@ -59,7 +78,8 @@ def api_schema(app, sent, admin, monkeypatch):
     schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
                                     max_examples=EXAMPLES)
     schema.real_rows = {"token": token, "invitation_id": invitation_id, "key": "csat-call",
-                        "source": "pbx", "external_id": "call-1"}
+                        "source": "pbx", "external_id": "call-1",
+                        "code": _incentive_code(app, invitation_id)}
     return schema
 
 

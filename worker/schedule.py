@@ -1,4 +1,4 @@
-"""Beat entries: the sweeper every SURVEY_SWEEP_SECONDS; reconciliation and clean-up every minute."""
+"""Beat entries: the sweeper every SURVEY_SWEEP_SECONDS; reconciliation and clean-ups every minute."""
 
 from __future__ import annotations
 
@@ -16,4 +16,6 @@ def beat_schedule(sweep_seconds: float) -> dict:
                       "options": {"queue": "survey", "expires": 60.0}},
         "forget-conversations": {"task": "survey.forget_conversations", "schedule": 60.0,
                                  "options": {"queue": "survey", "expires": 60.0}},
+        "sweep-incentives": {"task": "survey.sweep_incentives", "schedule": 60.0,
+                             "options": {"queue": "survey", "expires": 60.0}},
     }

@@ -8,6 +8,8 @@ from survey_service.answers.conversations import forget_closed
 from survey_service.delivery.callbacks import reconcile_sending
 from survey_service.delivery.service import send_invitation as deliver
 from survey_service.extensions import db
+from survey_service.incentives import delivery as incentive_delivery
+from survey_service.incentives.service import SEND_TASK, pending_sends
 from survey_service.invitations.sweeper import sweep as run_sweep
 
 
@@ -37,3 +39,24 @@ def forget_conversations() -> int:
     forgotten = forget_closed()
     db.session.commit()
     return forgotten
+
+
+@shared_task(name=SEND_TASK, bind=True, ignore_result=True, acks_late=True, max_retries=8)
+def send_incentive(self, code_id: int) -> str:
+    """Send one earned incentive code at most once; a transient error retries within a minute."""
+    outcome = incentive_delivery.send_code(code_id)
+    if outcome == "retry":
+        if self.request.retries >= self.max_retries:
+            incentive_delivery.give_up(code_id)
+            return "failed"
+        raise self.retry(countdown=min(60, 2 ** self.request.retries))
+    return outcome
+
+
+@shared_task(name="survey.sweep_incentives", ignore_result=True)
+def sweep_incentives() -> int:
+    """Enqueue the codes whose send task was lost (a broker down when they were earned)."""
+    ids = pending_sends()
+    for code_id in ids:
+        send_incentive.delay(code_id)
+    return len(ids)

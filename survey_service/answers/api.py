@@ -41,5 +41,7 @@ class Answers(MethodView):
             abort(exc.status, message=exc.message)
         body = service.response_body(recorded.response_id)
         db.session.commit()
-        service.after_answer(recorded)
+        code = service.after_answer(recorded)
+        if code is not None:
+            body["incentive_code"] = code
         return body

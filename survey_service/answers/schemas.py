@@ -26,7 +26,8 @@ class AnswerOutSchema(Schema):
     anonymous = fields.Boolean()
     channel = fields.String()
     answered_at = fields.String(metadata={"description": "a date only, for anonymous answers"})
-    incentive_code = fields.String(allow_none=True)
+    incentive_code = fields.String(metadata={
+        "description": "The incentive code this answer earned (XXXXX-XXXXX); absent when none."})
 
 
 # -- form bodies, for the OpenAPI document: the views read request.form themselves ----------------

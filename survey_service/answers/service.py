@@ -20,6 +20,7 @@ from survey_service.answers import rules
 from survey_service.answers.models import Conversation, Response, new_response_id
 from survey_service.db import constant, utcnow
 from survey_service.extensions import db
+from survey_service.incentives import service as incentives
 from survey_service.interactions.models import Interaction
 from survey_service.invitations.models import Invitation, Status, answer_refusal, takes_answers
 from survey_service.surveys.models import Survey
@@ -97,6 +98,8 @@ class Recorded:
     score: int
     anonymous: bool
     channel: str
+    # Whether the invitation carried an incentive offer; None: not read, after_answer() looks.
+    incentive_offered: bool | None = None
 
 
 def clean_reason(reason: str | None) -> str | None:
@@ -131,7 +134,7 @@ def answer_target(where, *extra: str, aliases=None, newest: bool = False):
         "texts": s.c.texts, "interaction_type": n.c.type.label("interaction_type"),
         "agent_id": n.c.agent_id, "team": n.c.team, "queue": n.c.queue,
         "customer_id": n.c.customer_id, "conversation_id": c.c.id.label("conversation_id"),
-        "wants_anonymous": c.c.wants_anonymous,
+        "wants_anonymous": c.c.wants_anonymous, "offered": i.c.incentive_offered.label("offered"),
     }
     query = (select(*(available[name] for name in (*TARGET, *extra)))
              .select_from(i.join(s, s.c.id == i.c.survey_id)
@@ -212,12 +215,12 @@ def answer_parameters(answer: Answer, now: datetime, *, yes_no: int | None = Non
 # -- one invitation, by id: the web form, the JSON API and the IVR --------------------------------
 
 _by_id = answer_target(lambda i, s, n, c: i.c.id == bindparam("invitation_id"),
-                       "status", "expires_at").cte("t")
+                       "status", "expires_at", "offered").cte("t")
 _stored = answer_writes(_by_id, reason=bindparam("reason", type_=Response.__table__.c.reason.type)).stored
 _score = given_score(_by_id)
 _ANSWER_BY_ID = (
     select(_by_id.c.id, _by_id.c.survey_id, _by_id.c.status, _by_id.c.expires_at,
-           _by_id.c.scale_min, _by_id.c.scale_max,
+           _by_id.c.scale_min, _by_id.c.scale_max, _by_id.c.offered,
            rules.InScale.sql(_score, _by_id.c.scale_min, _by_id.c.scale_max).label("in_scale"),
            rules.RefusesAnonymity.sql(_by_id.c.anonymity, asked(_by_id)).label("refused"),
            _stored.c.id.label("response_id"), _stored.c.anonymous)
@@ -246,7 +249,7 @@ def record_answer(invitation_id: int, answer: Answer, now: datetime | None = Non
         # Lost the UPDATE: its state now, or another answer won while this one was read.
         raise refusal_error(answer_refusal(row.status, row.expires_at, now) or "answered")
     return Recorded(row.response_id, row.id, row.survey_id, answer.score, row.anonymous,
-                    answer.channel)
+                    answer.channel, row.offered)
 
 
 def make_anonymous(response_id: str) -> bool:
@@ -267,22 +270,24 @@ def make_anonymous(response_id: str) -> bool:
     return row is not None
 
 
-def after_answer(recorded: Recorded | None) -> None:
-    """The one step every answer path takes after its transaction commits.
+def after_answer(recorded: Recorded | None) -> str | None:
+    """The one step every answer path takes after its transaction commits; returns the code earned.
 
-    Work that follows an answer hangs here, whichever way the answer came. Today it logs that an
-    answer came, never the response or its score: an answer may still be made anonymous (SMS ANON,
-    IVR key 1), and a log line must not tie it to the invitation. An anonymous one is logged
-    without its invitation too, so that no line places the person's answer in time.
+    Work that follows an answer hangs here, whichever way the answer came. It logs that an answer
+    came, never the response or its score (an answer may still be made anonymous, SMS ANON or IVR
+    key 1, and a log line must not tie it to the invitation); an anonymous one is logged without
+    its invitation too, so that no line places the person's answer in time. Then the invitation's
+    incentive code is issued, if it earned one, and handed to a task to send.
     """
     if recorded is None:
-        return
+        return None
     if recorded.anonymous:
         log.info("anonymous answer recorded: survey %s, channel %s", recorded.survey_id,
                  recorded.channel)
     else:
         log.info("answer recorded: invitation %s, survey %s, channel %s",
                  recorded.invitation_id, recorded.survey_id, recorded.channel)
+    return incentives.award(recorded.invitation_id, recorded.incentive_offered)
 
 
 def response_body(response_id: str) -> dict:

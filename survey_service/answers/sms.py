@@ -23,6 +23,8 @@ from survey_service.db import constant, utcnow
 from survey_service.extensions import db
 from survey_service.fastpath import DriverStatement, unit_connection
 from survey_service.i18n import gettext, normalize_locale, survey_text
+from survey_service.incentives import delivery as incentive_messages
+from survey_service.incentives import service as incentive_codes
 from survey_service.interactions.models import Interaction
 from survey_service.invitations import service as invitations
 from survey_service.invitations.models import Invitation, takes_answers
@@ -67,7 +69,8 @@ _NEWEST_OPEN = lambda_stmt(lambda: _newest_open)
 # parsed form (above that, psycopg parses the SQL text again on every execution).
 _aliases = (Invitation.__table__.alias("i"), Survey.__table__.alias("s"),
             Interaction.__table__.alias("n"), Conversation.__table__.alias("c"))
-_target = service.answer_target(_newest_open_sms, "texts", aliases=_aliases, newest=True).cte("t")
+_target = service.answer_target(_newest_open_sms, "texts", "offered", aliases=_aliases,
+                                newest=True).cte("t")
 _msg, _conv = InboundMessage.__table__, Conversation.__table__
 _now = bindparam("now", type_=_msg.c.received_at.type)
 
@@ -93,11 +96,13 @@ _opened = (_reason_row.on_conflict_do_update(
     index_elements=["invitation_id"],
     set_={"state": constant("reason"), "response_id": _reason_row.excluded.response_id,
           "open_until": _reason_row.excluded.open_until})
-    .returning(_conv.c.id).cte("o"))
-# Nothing reads `opened` (o): add_cte() puts it in the WITH, and PostgreSQL runs every data-modifying CTE.
+    .cte("o"))
+# Nothing reads `opened` (o), so it returns nothing: add_cte() puts it in the WITH, and PostgreSQL
+# runs every data-modifying CTE.
 _sms_score = (
     select(_target.c.id, _target.c.survey_id, _target.c.locale, _target.c.scale_min,
            _target.c.scale_max, _target.c.anonymity, cast(_target.c.texts, Text).label("texts"),
+           _target.c.offered,
            exists(select(_take.c.id)).label("took"),
            exists(select(_writes.guard.c.message_sid)).label("fresh"),
            _stored.c.id.label("response_id"), _stored.c.anonymous, _stored.c.score)
@@ -215,9 +220,22 @@ def _score(message_sid: str, phone: str, words: ScoreWords, now: datetime):
                                    .where(Invitation.id == row.id)).one()
         error = service.open_state_error(state, now) or service.refusal_error("answered")
         return SmsReply(gettext(f"sms_{refusal_name(error)}", locale), locale), None
-    recorded = service.Recorded(row.response_id, row.id, row.survey_id, row.score, row.anonymous, "sms")
-    return SmsReply(_thanks(survey_texts(row.texts), row.anonymity, row.anonymous, locale), locale,
-                    recorded), None
+    recorded = service.Recorded(row.response_id, row.id, row.survey_id, row.score, row.anonymous, "sms",
+                                row.offered)
+    text = _thanks(survey_texts(row.texts), row.anonymity, row.anonymous, locale)
+    if row.offered:
+        text += _earned_code(recorded, now, locale)
+    return SmsReply(text, locale, recorded), None
+
+
+def _earned_code(recorded: service.Recorded, now: datetime, locale: str) -> str:
+    """The code a score by SMS earned, for the reply itself (marked sent: no SMS of its own)."""
+    earned = incentive_codes.issue(recorded.invitation_id, now, carried=True)
+    if earned is None:
+        return ""
+    ctx = incentive_messages.context(earned.code, earned.expires_at,
+                                     db.session.get(Survey, recorded.survey_id), locale)
+    return gettext("incentive_sms_reply", locale, sentence=ctx["sentence"])
 
 
 @lru_cache(maxsize=256)

@@ -38,15 +38,21 @@ def _pct(value: float, digits: int = 1) -> float:
     return round(value * 100, digits)
 
 
-def wilson(k: int, n: int, z: float = Z95) -> list[float] | None:
-    """Wilson score interval of k successes in n, in percent: sound near 0% and 100% and for small n."""
-    if n <= 0:
-        return None
+def wilson_bounds(k: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval of k successes in n (n > 0), as unrounded fractions."""
     p = k / n
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return [_pct(max(0.0, centre - half)), _pct(min(1.0, centre + half))]
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def wilson(k: int, n: int, z: float = Z95) -> list[float] | None:
+    """Wilson score interval of k successes in n, in percent: sound near 0% and 100% and for small n."""
+    if n <= 0:
+        return None
+    low, high = wilson_bounds(k, n, z)
+    return [_pct(low), _pct(high)]
 
 
 def mean_and_sd(distribution: dict[int, int]) -> tuple[int, float | None, float | None]:

@@ -28,6 +28,8 @@ class LocaleTextsSchema(Schema):
                          values=Text(validate=validate.Length(1, 60)))
     intro = Text(validate=validate.Length(1, 300))
     thanks = Text(validate=validate.Length(1, 300))
+    reward = Text(validate=validate.Length(1, 200),
+                  metadata={"description": "The incentive's reward in this language."})
 
 
 class ReminderSchema(Schema):
