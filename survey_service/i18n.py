@@ -86,12 +86,31 @@ def scale_labels(texts: dict, locale: str, lo: int, hi: int) -> list[tuple[int, 
     return [(p, labels.get(str(p), str(p))) for p in range(lo, hi + 1)]
 
 
+# Tags a browser may send for each supported language; best_match picks among them by quality.
+_BROWSER_TAGS = ("en", "zh-Hans", "zh-Hant", "zh-CN", "zh-SG", "zh-TW", "zh-HK", "zh-MO", "zh")
+
+
+def browser_locale() -> str:
+    """The page language for a visitor: ?lang= if given, else the best Accept-Language match."""
+    from flask import request
+
+    asked = request.args.get("lang")
+    if asked:
+        return normalize_locale(asked)
+    return normalize_locale(request.accept_languages.best_match(_BROWSER_TAGS))
+
+
 def init_app(app) -> None:
-    """Expose the catalog to Jinja as t(key, **values) using the page's `locale` variable."""
+    """Expose the catalog to Jinja as t(key, **values); pages without a `locale` get the browser's."""
+    from flask import has_request_context
 
     @app.context_processor
     def _inject():
         def t(key, locale="en", **values):
             return gettext(key, locale, **values)
 
-        return {"t": t, "survey_text": survey_text}
+        values = {"t": t, "survey_text": survey_text}
+        if has_request_context():
+            # Only a default: a view's own `locale` (the invitation's) wins over it.
+            values["locale"] = browser_locale()
+        return values

@@ -35,6 +35,7 @@ def context(inv: Claim) -> dict:
         "anonymous_always": survey.anonymity == "always",
         "incentive": incentive,
         "agent_name": inv.agent_name,
+        "brand": current_app.config["BRAND_NAME"],
     }
 
 
@@ -45,7 +46,7 @@ def compose(inv: Claim) -> OutgoingMessage:
     if inv.channel == "email":
         return OutgoingMessage(
             invitation_id=inv.id, channel="email", to=inv.address, locale=ctx["locale"],
-            subject=gettext("email_subject", ctx["locale"]),
+            subject=gettext("email_subject", ctx["locale"], brand=ctx["brand"]),
             text=render_template("email/invitation.txt", **ctx),
             html=render_template("email/invitation.html", **ctx),
             headers={"Auto-Submitted": "auto-generated"})
