@@ -1,5 +1,5 @@
 """Chinese as a native reader expects it: full-width punctuation in every zh-Hans and zh-Hant text
-(service catalogs and seeded surveys), and no Simplified characters in zh-Hant."""
+(the gettext catalogs and seeded surveys), and no Simplified characters in zh-Hant."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from survey_service.i18n import CATALOG_DIR
+from survey_service.i18n import catalog, catalog_path
 
 SEEDS = Path(__file__).resolve().parents[1] / "survey_service" / "surveys" / "seeds.json"
 CHINESE = ("zh-Hans", "zh-Hant")
@@ -41,8 +41,8 @@ def chinese_texts() -> list[tuple[str, str, str]]:
     """(locale, where, text) for every catalog text and seeded survey text in Chinese."""
     found = []
     for locale in CHINESE:
-        catalog = json.loads((CATALOG_DIR / f"{locale}.json").read_text(encoding="utf-8"))
-        found += [(locale, f"templates/i18n/{locale}.json:{key}", text) for key, text in catalog.items()]
+        where = catalog_path(locale).relative_to(catalog_path(locale).parents[3])
+        found += [(locale, f"{where}:{key}", text) for key, text in catalog(locale).items()]
     for survey in json.loads(SEEDS.read_text(encoding="utf-8")):
         for locale in CHINESE:
             texts = (survey.get("texts") or {}).get(locale) or {}
@@ -52,7 +52,8 @@ def chinese_texts() -> list[tuple[str, str, str]]:
 
 def test_the_scan_sees_every_catalog_and_seed():
     where = {w.split(":")[0] for _, w, _ in chinese_texts()}
-    assert where == {"templates/i18n/zh-Hans.json", "templates/i18n/zh-Hant.json", "seeds.json"}
+    assert where == {"translations/zh_Hans/LC_MESSAGES/messages.po",
+                     "translations/zh_Hant/LC_MESSAGES/messages.po", "seeds.json"}
     assert ASCII_NEXT_TO_HAN.search("作答:您") and ASCII_NEXT_TO_HAN.search("满意吗?")
     assert ASCII_NEXT_TO_HAN.search("“匿名”,") and not ASCII_NEXT_TO_HAN.search("1-5 (1 = a)")
 
@@ -70,8 +71,7 @@ def test_traditional_chinese_has_no_simplified_characters(locale, where, text):
 
 
 def test_simplified_catalog_is_not_traditional_by_mistake():
-    hans = json.loads((CATALOG_DIR / "zh-Hans.json").read_text(encoding="utf-8"))
-    hant = json.loads((CATALOG_DIR / "zh-Hant.json").read_text(encoding="utf-8"))
+    hans, hant = catalog("zh-Hans"), catalog("zh-Hant")
     same = [k for k in hans if k in hant and hans[k] == hant[k] and re.search("[\u4e00-\u9fff]", hans[k])]
     # Only texts written alike in both scripts may be identical.
     assert all(not set(hans[k]) & SIMPLIFIED_ONLY for k in same), same
