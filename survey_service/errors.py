@@ -71,11 +71,43 @@ def _json_error(exc: HTTPException):
     return response
 
 
+# Statuses with a page of their own words in the catalogs; any other shows the "other" page.
+_PAGE_TEXTS = frozenset({400, 404, 405, 413, 429, 500})
+
+
+def _survey_token() -> str | None:
+    """The token of a survey path (/s/<token>...), if the request is on one."""
+    if not request.path.startswith("/s/"):
+        return None
+    return (request.view_args or {}).get("token")
+
+
+def _page_locale(token: str | None) -> str:
+    """The error page's language: ?lang=, else the invitation's (on a survey path), else the browser's."""
+    from survey_service.i18n import browser_locale, normalize_locale
+
+    if token is None or request.args.get("lang"):
+        return browser_locale()
+    try:
+        from survey_service.invitations.tokens import find_by_token
+
+        inv = find_by_token(token)
+    except Exception:  # the database may be why this page is shown
+        log.warning("no invitation lookup for an error page", exc_info=True)
+        return browser_locale()
+    return normalize_locale(inv.locale) if inv is not None else browser_locale()
+
+
 def handle_http(exc: HTTPException):
     if wants_json():
         return _json_error(exc)
-    template = "web/error.html"
-    return render_template(template, code=exc.code, error=exc), exc.code
+    token = _survey_token()
+    locale = _page_locale(token)
+    key = f"error_{exc.code if exc.code in _PAGE_TEXTS else 'other'}"
+    # A refused form (CSRF) links back to its survey, so the respondent can load it afresh.
+    retry_url = request.full_path.rstrip("?") if token and exc.code == 400 else None
+    return render_template("web/error.html", code=exc.code, error=exc, key=key, locale=locale,
+                           retry_url=retry_url), exc.code
 
 
 def handle_unexpected(exc: Exception):

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from functools import cache, lru_cache
 from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
+from babel.messages.pofile import read_po
 
 SUPPORTED = ("en", "zh-Hans", "zh-Hant")
 FALLBACKS = {"zh-Hant": ("zh-Hant", "zh-Hans", "en"), "zh-Hans": ("zh-Hans", "en"), "en": ("en",)}
-CATALOG_DIR = Path(__file__).resolve().parent.parent / "templates" / "i18n"
+# The service's texts: gettext catalogs, translations/<dir>/LC_MESSAGES/messages.po, the key as msgid.
+TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
+CATALOG_DIRS = {"en": "en", "zh-Hans": "zh_Hans", "zh-Hant": "zh_Hant"}
 # Chinese written in traditional script is the norm in these regions.
 _HANT_TERRITORIES = {"TW", "HK", "MO"}
 
@@ -54,16 +56,25 @@ def fallback_chain(locale: str) -> tuple[str, ...]:
     return FALLBACKS.get(normalize_locale(locale), ("en",))
 
 
+def catalog_path(locale: str) -> Path:
+    """Where a supported language's catalog (messages.po) lives."""
+    return TRANSLATIONS_DIR / CATALOG_DIRS[locale] / "LC_MESSAGES" / "messages.po"
+
+
 @cache
-def _catalog(locale: str) -> dict:
-    path = CATALOG_DIR / f"{locale}.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+def catalog(locale: str) -> dict[str, str]:
+    """A language's texts by key, read once with Babel; an empty or fuzzy entry counts as missing."""
+    if locale not in CATALOG_DIRS or not catalog_path(locale).exists():
+        return {}
+    with catalog_path(locale).open("rb") as po:
+        messages = read_po(po, locale=CATALOG_DIRS[locale])
+    return {m.id: m.string for m in messages if m.id and m.string and not m.fuzzy}
 
 
 def gettext(key: str, locale: str, **values) -> str:
     """A service text (not a survey's own wording) in `locale`, with fallback, formatted."""
     for candidate in fallback_chain(locale):
-        text = _catalog(candidate).get(key)
+        text = catalog(candidate).get(key)
         if text is not None:
             return text.format(**values) if values else text
     raise KeyError(f"no text '{key}' in any catalog")
@@ -86,12 +97,35 @@ def scale_labels(texts: dict, locale: str, lo: int, hi: int) -> list[tuple[int, 
     return [(p, labels.get(str(p), str(p))) for p in range(lo, hi + 1)]
 
 
+# Tags a browser may send for each supported language; best_match picks among them by quality.
+_BROWSER_TAGS = ("en", "zh-Hans", "zh-Hant", "zh-CN", "zh-SG", "zh-TW", "zh-HK", "zh-MO", "zh")
+
+
+def browser_locale() -> str:
+    """The page language for a visitor: ?lang= if given, else the best Accept-Language match."""
+    from flask import request
+
+    asked = request.args.get("lang")
+    if asked:
+        return normalize_locale(asked)
+    return normalize_locale(request.accept_languages.best_match(_BROWSER_TAGS))
+
+
 def init_app(app) -> None:
-    """Expose the catalog to Jinja as t(key, **values) using the page's `locale` variable."""
+    """Read the catalogs (a broken one stops the start, not a request); expose them to Jinja as
+    t(key, **values); pages without a `locale` get the browser's."""
+    from flask import has_request_context
+
+    for locale in SUPPORTED:
+        catalog(locale)
 
     @app.context_processor
     def _inject():
         def t(key, locale="en", **values):
             return gettext(key, locale, **values)
 
-        return {"t": t, "survey_text": survey_text}
+        values = {"t": t, "survey_text": survey_text}
+        if has_request_context():
+            # Only a default: a view's own `locale` (the invitation's) wins over it.
+            values["locale"] = browser_locale()
+        return values

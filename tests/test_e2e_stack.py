@@ -149,7 +149,7 @@ def test_chat_survey_goes_out_by_email_and_its_answer_is_scored(stack):
 
     csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form).group(1)
     thanks = client.post(path, data={"csrf_token": csrf, "score": "6", "reason": "客服回复很快"})
-    assert thanks.status_code == 200, thanks.get_data(as_text=True)
+    assert thanks.status_code == 303, thanks.get_data(as_text=True)
 
     res = client.get("/api/v1/scores?metric=ces", headers=admin)
     assert res.status_code == 200, res.json

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import abort, render_template, request
+from math import ceil
+
+from flask import abort, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
@@ -13,6 +15,8 @@ from survey_service.answers.schemas import SurveyPageForm
 from survey_service.db import utcnow
 from survey_service.extensions import db
 from survey_service.i18n import gettext, normalize_locale, scale_labels, survey_text
+from survey_service.incentives.service import earned_code
+from survey_service.incentives.texts import reward_text
 from survey_service.invitations.tokens import find_by_token
 from survey_service.openapi import Blueprint, form_body, page
 
@@ -20,6 +24,8 @@ bp = Blueprint("web_survey", __name__, url_prefix="/s",
                description="The web survey, for people: the token in the URL is the credential.")
 _CLOSED = {"404": page("No survey has this token."), "409": page("Already answered."),
            "410": page("Expired."), "429": page("Too many attempts; try again later.")}
+# A numbered scale longer than this wraps into two even rows on a phone (NPS 0-10: 6 and 5).
+_ONE_ROW_POINTS = 7
 _LANG = {"in": "query", "name": "lang", "description": "Show the page in this language.",
          "schema": {"type": "string", "enum": ["en", "zh-Hans", "zh-Hant"]}}
 
@@ -40,6 +46,7 @@ def _page(inv, locale: str, form: AnswerForm | None = None, status: int = 200):
         if preselect is not None and rules.InScale.py(preselect, survey.scale_min, survey.scale_max):
             form.score.data = preselect
     incentive = survey.incentive if inv.incentive_offered else None
+    words_only = all(label != str(p) for p, label in labels)
     return render_template(
         "web/survey.html", form=form, locale=locale, survey=survey, labels=labels,
         question=survey_text(survey.texts, "question", locale)
@@ -47,8 +54,15 @@ def _page(inv, locale: str, form: AnswerForm | None = None, status: int = 200):
         reason_prompt=survey_text(survey.texts, "reason_prompt", locale)
         or gettext("default_reason_prompt", locale),
         anonymity=survey.anonymity, incentive=incentive,
-        compact=len(labels) > 7,
-        words_only=all(label != str(p) for p, label in labels)), status
+        incentive_reward=_reward(survey, incentive, locale),
+        words_only=words_only, yes_no=survey.scale_min == 0 and survey.scale_max == 1,
+        anchors=[(p, label) for p, label in labels if label != str(p)],
+        per_row=len(labels) if len(labels) <= _ONE_ROW_POINTS else ceil(len(labels) / 2)), status
+
+
+def _reward(survey, incentive, locale: str) -> str | None:
+    """The incentive's words in the page's language, never mixed with another (incentives.texts)."""
+    return reward_text(survey.texts, incentive, locale) if incentive else None
 
 
 def _closed(inv, locale: str, error: service.AnswerError):
@@ -89,12 +103,15 @@ _per_token, _per_address = answer_limits()
 
 @bp.post("/<token>")
 @bp.doc(parameters=[_LANG], requestBody=form_body(SurveyPageForm),
-        responses={"200": page("Thank you."), "400": page("The form's CSRF token is missing or wrong."),
+        responses={"303": {"description": "Recorded: see the thank-you page (`/s/{token}/thanks`), "
+                                          "so that a reload never sends the answer again.",
+                           "headers": {"Location": {"schema": {"type": "string"}}}},
+                   "400": page("The form's CSRF token is missing or wrong."),
                    "422": page("The survey again, naming what to correct."), **_CLOSED})
 @_per_token
 @_per_address
 def submit(token):
-    """Record the answer once; a second submission shows 'already answered'."""
+    """Record the answer once, then redirect to the thank-you page; a second one: 'already answered'."""
     inv, locale = _open(token)
     error = service.open_state_error(inv, utcnow())
     if error:
@@ -116,5 +133,28 @@ def submit(token):
         return _closed(inv, locale, exc)
     db.session.commit()
     service.after_answer(recorded)
-    return render_template("web/thanks.html", locale=locale, recorded=recorded, survey=inv.survey)
+    return redirect(url_for(".thanks", token=token, lang=request.args.get("lang")), code=303)
+
+
+@bp.get("/<token>/thanks")
+@bp.doc(parameters=[_LANG],
+        responses={"200": page("Thank you, with the reward code when the answer earned one."),
+                   "303": {"description": "Not answered yet: back to the survey.",
+                           "headers": {"Location": {"schema": {"type": "string"}}}},
+                   **_CLOSED})
+@_show_per_token
+@_show_per_address
+def thanks(token):
+    """The page after an answer (POST/redirect/GET): a reload shows it again and records nothing."""
+    inv, locale = _open(token)
+    error = service.open_state_error(inv, utcnow())
+    if error is None:
+        return redirect(url_for(".show", token=token, lang=request.args.get("lang")), code=303)
+    if not isinstance(error, service.AlreadyAnswered):
+        return _closed(inv, locale, error)
+    survey = inv.survey
+    incentive = survey.incentive if inv.incentive_offered else None
+    return render_template("web/thanks.html", locale=locale, survey=survey,
+                           incentive_code=earned_code(inv.id),
+                           incentive_reward=_reward(survey, incentive, locale))
 

@@ -6,6 +6,7 @@ from flask import current_app, render_template
 
 from survey_service.delivery.base import OutgoingMessage
 from survey_service.i18n import gettext, normalize_locale, scale_labels, survey_text
+from survey_service.incentives.texts import reward_text
 from survey_service.invitations.service import Claim
 
 
@@ -34,7 +35,9 @@ def context(inv: Claim) -> dict:
         "anonymous_allowed": survey.anonymity != "never",
         "anonymous_always": survey.anonymity == "always",
         "incentive": incentive,
+        "reward": reward_text(survey.texts, incentive, locale) if incentive else None,
         "agent_name": inv.agent_name,
+        "brand": current_app.config["BRAND_NAME"],
     }
 
 
@@ -45,7 +48,7 @@ def compose(inv: Claim) -> OutgoingMessage:
     if inv.channel == "email":
         return OutgoingMessage(
             invitation_id=inv.id, channel="email", to=inv.address, locale=ctx["locale"],
-            subject=gettext("email_subject", ctx["locale"]),
+            subject=gettext("email_subject", ctx["locale"], brand=ctx["brand"]),
             text=render_template("email/invitation.txt", **ctx),
             html=render_template("email/invitation.html", **ctx),
             headers={"Auto-Submitted": "auto-generated"})

@@ -23,27 +23,27 @@ def test_page_in_chinese_with_labels_and_anonymity_box(client, sent):
     assert res.status_code == 200
     html = res.get_data(as_text=True)
     assert '<html lang="zh-Hans">' in html
-    assert "您对今天的通话服务满意吗?" in html
+    assert "您对今天的通话服务满意吗？" in html
     assert "非常不满意" in html and "非常满意" in html
     assert 'name="anonymous"' in html
-    assert "您可以匿名作答" in html
+    assert "您可以选择匿名作答" in html
     assert 'name="viewport"' in html
 
 
 def test_traditional_chinese_falls_back_per_text(client, sent, admin):
     client.patch("/api/v1/surveys/csat-call", headers=admin, json={"texts": {
-        "zh-Hant": {"question": "您滿意嗎?"}, "zh-Hans": {"question": "满意吗?",
-                                                          "reason_prompt": "原因?"}}})
+        "zh-Hant": {"question": "您滿意嗎？"}, "zh-Hans": {"question": "满意吗？",
+                                                          "reason_prompt": "原因？"}}})
     token, _ = sent(locale="zh-TW")
     html = client.get(f"/s/{token}").get_data(as_text=True)
-    assert "您滿意嗎?" in html and "原因?" in html
-    assert "您可以匿名作答:您的回答不會與您關聯。" in html
+    assert "您滿意嗎？" in html and "原因？" in html
+    assert "您可以選擇匿名作答。" in html
 
 
 def test_three_label_scale_shows_words(client, sent, admin):
     labels = {"1": "不满意", "2": "有些满意", "3": "非常满意"}
     token, _ = sent(survey_changes={"scale": {"min": 1, "max": 3},
-                                    "texts": {"zh-Hans": {"question": "满意吗?", "labels": labels}}})
+                                    "texts": {"zh-Hans": {"question": "满意吗？", "labels": labels}}})
     html = client.get(f"/s/{token}").get_data(as_text=True)
     for word in labels.values():
         assert word in html
@@ -66,8 +66,9 @@ def test_post_records_once_then_already_answered(client, sent, app):
     form = {"csrf_token": csrf_of(html), "score": "5", "reason": "Quick and kind",
             "anonymous": "y"}
     res = client.post(f"/s/{token}", data=form)
-    assert res.status_code == 200
-    assert "Thank you" in res.get_data(as_text=True)
+    assert res.status_code == 303
+    assert res.headers["Location"] == f"/s/{token}/thanks"
+    assert "Thank you" in client.get(res.headers["Location"]).get_data(as_text=True)
     again = client.post(f"/s/{token}", data=form)
     assert again.status_code == 409
     assert "already been answered" in again.get_data(as_text=True)

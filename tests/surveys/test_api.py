@@ -40,7 +40,7 @@ def test_csat_default_threshold_follows_scale(client, admin, scale, expected):
 def test_three_label_chinese_scale_round_trips(client, admin):
     labels = {"1": "不满意", "2": "有些满意", "3": "非常满意"}
     res = client.post(URL, json={"key": "csat-3", "metric": "csat", "scale": {"min": 1, "max": 3},
-                                 "texts": {"zh-Hans": {"question": "满意吗?", "labels": labels}}},
+                                 "texts": {"zh-Hans": {"question": "满意吗？", "labels": labels}}},
                       headers=admin)
     assert res.status_code == 201
     assert res.json["texts"]["zh-Hans"]["labels"] == labels

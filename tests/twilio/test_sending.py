@@ -30,12 +30,15 @@ def test_sms_goes_to_twilio_with_status_callback_in_respondents_language(
     assert inv.status == "sent" and inv.provider_id == twilio_api.messages[0]["sid"]
 
 
-def test_english_sms_is_one_segment_and_says_how_to_stop(app, client, admin, sms_surveys, twilio_api):
+def test_english_sms_names_sender_and_ends_in_two_segments_and_says_how_to_stop(
+        app, client, admin, sms_surveys, twilio_api):
     inv_id = intake(client, admin, locale="en-GB")
     deliver(app, inv_id)
     body = twilio_api.requests[0]["form"]["Body"]
-    assert body.splitlines()[0].startswith("You may answer anonymously")
-    assert "Reply 1-5" in body and "STOP" in body and len(body) <= 160
+    assert body.splitlines()[0] == ("Customer feedback: You may answer anonymously by adding ANON"
+                                    " to your reply.")
+    assert "Reply 1-5 (1 = Very dissatisfied, 5 = Very satisfied)." in body
+    assert "STOP" in body and len(body) <= 2 * 153  # two GSM-7 segments at most
 
 
 def test_429_twice_then_success_sends_exactly_once(app, client, admin, sms_surveys, twilio_api):

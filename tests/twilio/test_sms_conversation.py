@@ -55,7 +55,7 @@ def test_score_then_reason(app, client, admin, sms_surveys, twilio_api, reply, b
     [row] = _responses(app)
     assert (row.score, row.channel, row.invitation_id, row.anonymous) == (score, "sms", inv_id, False)
     assert _status(app, inv_id) == "answered"
-    assert reply("客服很耐心") == "感谢您的反馈!"
+    assert reply("客服很耐心") == "感谢您的反馈！"
     assert _responses(app)[0].reason == "客服很耐心"
     with app.app_context():
         conv = db.session.scalar(select(Conversation))
@@ -273,9 +273,9 @@ def test_thanks_asks_the_surveys_own_reason_question_as_last_edited(app, client,
                            json={"texts": {"zh-Hans": {"reason_prompt": question}}})
         assert res.status_code == 200, res.json
 
-    ask("哪里做得好?")
+    ask("哪里做得好？")
     sent_invitation(app, client, admin)
-    assert "哪里做得好?" in reply("5")
-    ask("还有什么要告诉我们?")  # the next answer reads the edited survey, not a remembered one
+    assert "哪里做得好？" in reply("5")
+    ask("还有什么要告诉我们？")  # the next answer reads the edited survey, not a remembered one
     sent_invitation(app, client, admin, external_id="call-2", phone="+8613800138001")
-    assert "还有什么要告诉我们?" in reply("4", phone="+8613800138001")
+    assert "还有什么要告诉我们？" in reply("4", phone="+8613800138001")
