@@ -7,6 +7,7 @@ from flask import current_app, render_template
 from survey_service.delivery.base import OutgoingMessage
 from survey_service.i18n import gettext, normalize_locale, scale_labels, survey_text
 from survey_service.invitations.service import Claim
+from survey_service.invitations.unsubscribe import unsubscribe_url
 
 
 def survey_url(token: str, score: int | None = None) -> str:
@@ -35,6 +36,7 @@ def context(inv: Claim) -> dict:
         "anonymous_always": survey.anonymity == "always",
         "incentive": incentive,
         "agent_name": inv.agent_name,
+        "unsubscribe_url": unsubscribe_url(inv.id, inv.channel),
     }
 
 
@@ -48,7 +50,10 @@ def compose(inv: Claim) -> OutgoingMessage:
             subject=gettext("email_subject", ctx["locale"]),
             text=render_template("email/invitation.txt", **ctx),
             html=render_template("email/invitation.html", **ctx),
-            headers={"Auto-Submitted": "auto-generated"})
+            headers={"Auto-Submitted": "auto-generated",
+                     # RFC 8058: mail providers offer their own button, which POSTs to the link.
+                     "List-Unsubscribe": f"<{ctx['unsubscribe_url']}>",
+                     "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"})
     if inv.channel == "sms":
         return OutgoingMessage(
             invitation_id=inv.id, channel="sms", to=inv.address, locale=ctx["locale"],
