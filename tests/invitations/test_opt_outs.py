@@ -124,3 +124,41 @@ def test_the_keyed_hash_depends_on_the_secret_key(app):
             assert address_key(EMAIL) != mine
         finally:
             app.config["SECRET_KEY"] = old
+
+
+def test_the_migration_keeps_existing_opt_outs_and_its_downgrade_drops_only_hashed_ones(new_database):
+    """0007 leaves rows made before it as they were; going back forgets the rows with no address."""
+    from alembic import command
+    from sqlalchemy import create_engine, insert, select
+
+    from survey_service.db import utcnow
+    from survey_service.migrate import alembic_config
+
+    url = new_database()
+    config = alembic_config(url)
+    command.upgrade(config, "0006")
+    engine = create_engine(url)
+    opt_outs = OptOut.__table__
+    before = {"channel": "sms", "address": PHONE, "reason": "stop", "created_at": utcnow()}
+    with engine.begin() as conn:
+        conn.execute(insert(opt_outs).values(**before))
+    command.upgrade(config, "head")
+    with engine.begin() as conn:
+        assert conn.execute(select(opt_outs.c.address, opt_outs.c.address_hash)).all() == [(PHONE, None)]
+        conn.execute(insert(opt_outs).values(channel="email", address_hash="0" * 64, reason="stop",
+                                             created_at=utcnow()))
+    command.downgrade(config, "0006")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT channel, address FROM opt_outs").all() == [("sms", PHONE)]
+    engine.dispose()
+
+
+def test_a_row_holds_its_address_or_its_hash_never_both_nor_neither(app):
+    from sqlalchemy.exc import IntegrityError
+
+    for values in ({"address": PHONE, "address_hash": "0" * 64}, {}):
+        with app.app_context():
+            db.session.add(OptOut(channel="sms", reason="stop", **values))
+            with pytest.raises(IntegrityError):
+                db.session.commit()
+            db.session.rollback()
