@@ -230,3 +230,20 @@ def test_after_erasure_no_table_holds_the_customer_and_the_scores_remain(app, cl
         if person != target:
             assert holders(app, person[0]), person  # the others are untouched
     assert erase(client, admin, target[0]) == dict.fromkeys(changed, 0)
+
+
+def test_interactions_naming_no_id_but_the_customers_contact_are_theirs_another_ids_are_not(
+        app, client, admin, world):
+    for external_id, customer in (("call-1", {"id": "c-1", "phone": PHONE}),
+                                  ("call-2", {"phone": PHONE}),
+                                  ("call-3", {"email": EMAIL}),
+                                  ("call-4", {"id": "c-2", "phone": PHONE})):
+        res = client.post("/api/v1/interactions", headers=admin,
+                          json=interaction(external_id=external_id, customer=customer))
+        assert res.status_code == 201, res.json
+    assert erase(client, admin, "c-1")["interactions"] == 2
+    with app.app_context():
+        left = db.session.execute(text("SELECT external_id, customer_id, customer_phone, customer_email"
+                                       " FROM interactions ORDER BY external_id")).all()
+    assert left == [("call-1", None, None, None), ("call-2", None, None, None),
+                    ("call-3", None, None, EMAIL), ("call-4", "c-2", PHONE, None)]
