@@ -43,21 +43,26 @@ def create_app(test_config: dict | None = None) -> Flask:
     from survey_service.answers.twilio_voice import bp as twilio_voice
     from survey_service.answers.views import bp as web_survey
     from survey_service.auth import register_security_scheme
+    from survey_service.customers.api import blp as customers_api
     from survey_service.dashboard.views import bp as dashboard
     from survey_service.incentives.api import blp as incentives_api
     from survey_service.interactions.api import blp as interactions_api
+    from survey_service.invitations.api import blp as opt_outs_api
+    from survey_service.invitations.unsubscribe import bp as unsubscribe
     from survey_service.reports.api import blp as reports_api
     from survey_service.surveys.api import blp as surveys_api
 
     register_security_scheme(extensions.api)
-    for blueprint in (surveys_api, interactions_api, answers_api, reports_api, incentives_api):
+    for blueprint in (surveys_api, interactions_api, answers_api, reports_api, incentives_api,
+                      opt_outs_api, customers_api):
         extensions.csrf.exempt(blueprint)  # bearer keys or tokens, not cookies
         extensions.api.register_blueprint(blueprint)
     for blueprint in (twilio_sms, twilio_voice):
         extensions.csrf.exempt(blueprint)  # Twilio signs these instead (answers.twilio_security)
         extensions.limiter.exempt(blueprint)  # signed by Twilio, which paces its own retries
         extensions.api.register_blueprint(blueprint)
-    for blueprint in (web_survey, dashboard, health.bp, home.bp):  # pages and probes, documented too
+    pages = (web_survey, unsubscribe, dashboard, health.bp, home.bp)
+    for blueprint in pages:  # pages and probes, documented too
         extensions.api.register_blueprint(blueprint)
     app.register_blueprint(apidocs.bp)
     openapi.complete_errors(extensions.api)

@@ -63,8 +63,8 @@ _RULES: list[tuple[str, object, tuple[str, ...]]] = [
     (r"(?<![\w+/=])(?:[A-Za-z0-9+/]{27}|[A-Za-z0-9+/]{43})=(?![\w+/=])", _MASK, ("=",)),
     # email addresses, also URL-encoded (%40)
     (r"[\w.%+-]+(?:@|%40)[\w-]+(?:\.[\w-]+)+", f"{_MASK}@{_MASK}", ("@", "%40")),
-    # survey tokens in a link, also URL-encoded
-    (r"(/s/|%2[Ff]s%2[Ff])[^/?#\s&'\"<>]+", rf"\1{_MASK}", ("/s/", "%2fs%2f")),
+    # survey and unsubscribe tokens in a link, also URL-encoded
+    (r"(/[su]/|%2[Ff][su]%2[Ff])[^/?#\s&'\"<>]+", rf"\1{_MASK}", ("/s/", "/u/", "%2fs%2f", "%2fu%2f")),
     (r"(?<![\w+])\+\d(?:[ ().-]{0,2}\d){6,14}(?!\d)", f"+{_MASK}", ("+",)),
     (r"%2[Bb]\d{7,15}(?!\d)", f"%2B{_MASK}", ("%2b",)),
     (r"(?:\((?<!\w\()\d{3}\) ?|\d(?<!\w\d)\d{2}[ .-])\d{3,4}[ .-]\d{4}(?!\w)", _MASK, _DIGITS),

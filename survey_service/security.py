@@ -19,7 +19,7 @@ PAGE_HEADERS = (
     # A survey link carries its token: no page sends its address on to another site.
     ("Referrer-Policy", "no-referrer"),
 )
-SURVEY_PREFIX = "/s/"
+PERSONAL_PREFIXES = ("/s/", "/u/")  # survey and unsubscribe links: the token in the path is a credential
 
 
 def init_app(app) -> None:
@@ -35,7 +35,7 @@ def init_app(app) -> None:
         if response.content_type.startswith("text/html"):  # a string test, not a header parse
             for name, value in PAGE_HEADERS:
                 headers[name] = value
-        if request.path.startswith(SURVEY_PREFIX):
+        if request.path.startswith(PERSONAL_PREFIXES):
             # A survey page (or its 404, 410, 422, 429) is personal: no shared or back-button copy.
             headers["Cache-Control"] = "no-store"
         return response

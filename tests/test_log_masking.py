@@ -158,6 +158,7 @@ def served(app):
     ("login with smtp_password=hunter2-mailbox", "hunter2-mailbox"),
     ("{'password': 'correct horse'}", "correct horse"),
     ("AUTH PLAIN AGxpLndlaQBodW50ZXIy", "AGxpLndlaQBodW50ZXIy"),
+    ("GET /u/eyJpIjoxLCJjIjoic21zIn0.Zk3Tq9x-abc_DEF HTTP/1.1", "eyJpIjoxLCJjIjoic21zIn0.Zk3Tq9x-abc_DEF"),
     ("webhook secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
     ("postgresql+psycopg://survey:s3cr3t-pw@db.example.com/survey", "s3cr3t-pw"),
     ("redis://:s3cr3t-pw@localhost:6379/0", "s3cr3t-pw"),

@@ -77,8 +77,13 @@ def api_schema(app, sent, admin, monkeypatch):
     schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app)
     schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
                                     max_examples=EXAMPLES)
+    from survey_service.invitations.unsubscribe import unsubscribe_url
+
+    with app.app_context():
+        unsubscribe = unsubscribe_url(invitation_id, "sms").rsplit("/", 1)[1]
     schema.real_rows = {"token": token, "invitation_id": invitation_id, "key": "csat-call",
-                        "source": "pbx", "external_id": "call-1",
+                        "source": "pbx", "external_id": "call-1", "unsubscribe_token": unsubscribe,
+                        "channel": "sms", "address": "+8613800138000",
                         "code": _incentive_code(app, invitation_id)}
     return schema
 
@@ -89,6 +94,8 @@ def fuzz(operation, headers: dict, real_rows: dict) -> list[str]:
     Every other example has its path parameters (and a body's token) replaced by real rows' names.
     """
     failures, examples = [], itertools.count()
+    if operation.path.startswith("/u/"):  # an unsubscribe link's token, not a survey's
+        real_rows = {**real_rows, "token": real_rows["unsubscribe_token"]}
 
     @settings(max_examples=EXAMPLES, deadline=None, database=None,
               derandomize=os.environ.get("SURVEY_FUZZ_RANDOM") != "1",

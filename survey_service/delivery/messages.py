@@ -8,6 +8,7 @@ from survey_service.delivery.base import OutgoingMessage
 from survey_service.i18n import gettext, normalize_locale, scale_labels, survey_text
 from survey_service.incentives.texts import reward_text
 from survey_service.invitations.service import Claim
+from survey_service.invitations.unsubscribe import unsubscribe_url
 
 
 def survey_url(token: str, score: int | None = None) -> str:
@@ -38,6 +39,7 @@ def context(inv: Claim) -> dict:
         "reward": reward_text(survey.texts, incentive, locale) if incentive else None,
         "agent_name": inv.agent_name,
         "brand": current_app.config["BRAND_NAME"],
+        "unsubscribe_url": unsubscribe_url(inv.id, inv.channel),
     }
 
 
@@ -51,7 +53,10 @@ def compose(inv: Claim) -> OutgoingMessage:
             subject=gettext("email_subject", ctx["locale"], brand=ctx["brand"]),
             text=render_template("email/invitation.txt", **ctx),
             html=render_template("email/invitation.html", **ctx),
-            headers={"Auto-Submitted": "auto-generated"})
+            headers={"Auto-Submitted": "auto-generated",
+                     # RFC 8058: mail providers offer their own button, which POSTs to the link.
+                     "List-Unsubscribe": f"<{ctx['unsubscribe_url']}>",
+                     "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"})
     if inv.channel == "sms":
         return OutgoingMessage(
             invitation_id=inv.id, channel="sms", to=inv.address, locale=ctx["locale"],

@@ -20,6 +20,7 @@ from survey_service.invitations.policy import (
     plan_invitation,
     recently_invited,
 )
+from survey_service.invitations.service import address_key, on_opt_out_list
 from survey_service.surveys.models import Survey
 
 
@@ -185,8 +186,9 @@ _last_invited = (
     .group_by(_inv.c.survey_id).subquery("last_invited"))
 # Whether the contact's address for each channel is on that channel's opt-out list.
 _OPT_OUT_CHANNELS = tuple(CHANNEL_ADDRESS)
-_opted_out = [exists().where(and_(_opt.c.channel == channel,
-                                  _opt.c.address == _who[CHANNEL_ADDRESS[channel]]))
+_who_key = {name: bindparam(f"who_{name}_key", type_=_opt.c.address_hash.type) for name in ("phone", "email")}
+_opted_out = [exists().where(on_opt_out_list(_opt, channel, _who[CHANNEL_ADDRESS[channel]],
+                                             _who_key[CHANNEL_ADDRESS[channel]]))
               .label(f"opted_out_{channel}") for channel in _OPT_OUT_CHANNELS]
 # Active customer surveys with what planning needs, the throttle and the opt-outs: one round trip.
 _planning = (select(_srv.c.id, _srv.c.key, _srv.c.interaction_types, _srv.c.channels,
@@ -204,8 +206,10 @@ def _plan_invitations(connection, v: dict) -> list[tuple]:
     now = v["created_at"]
     contact = Contact(phone=v["customer_phone"], email=v["customer_email"],
                       locale=v["customer_locale"], timezone=v["customer_timezone"])
-    rows = _PLANNING.rows(connection, {"who_id": v["customer_id"], "who_phone": v["customer_phone"],
-                                       "who_email": v["customer_email"]})
+    phone, email = v["customer_phone"], v["customer_email"]
+    rows = _PLANNING.rows(connection, {"who_id": v["customer_id"], "who_phone": phone, "who_email": email,
+                                       "who_phone_key": phone and address_key(phone),
+                                       "who_email_key": email and address_key(email)})
     surveys = [r for r in rows if v["type"] in (r.interaction_types or [])]
     if not surveys:
         return []

@@ -5,7 +5,18 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, ForeignKey, Index, String, UniqueConstraint, and_, event, inspect, or_
+from sqlalchemy import (
+    CheckConstraint,
+    ColumnElement,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+    and_,
+    event,
+    inspect,
+    or_,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from survey_service.db import Base, constant, utcnow
@@ -125,13 +136,20 @@ def _follow_state(_mapper, _connection, inv: Invitation) -> None:
 
 
 class OptOut(Base):
-    """An address that asked not to be contacted on a channel (STOP, carrier 21610, unsubscribe)."""
+    """An address that asked not to be contacted on a channel (STOP, carrier 21610, unsubscribe).
+
+    An erased customer's row keeps no address, only its keyed hash (invitations.service.address_key),
+    so that their STOP is still honoured; every other row keeps the address and no hash.
+    """
 
     __tablename__ = "opt_outs"
-    __table_args__ = (UniqueConstraint("channel", "address"),)
+    __table_args__ = (UniqueConstraint("channel", "address"), UniqueConstraint("channel", "address_hash"),
+                      CheckConstraint("(address IS NULL) <> (address_hash IS NULL)",
+                                      name="address_or_hash"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
-    address: Mapped[str] = mapped_column(String(320))
+    address: Mapped[str | None] = mapped_column(String(320))
+    address_hash: Mapped[str | None] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(String(32), default="request")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -5,18 +5,33 @@ Every change is one conditional UPDATE, so two workers never both win (DESIGN.md
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import random
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, case, delete, func, lambda_stmt, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    lambda_stmt,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
 
 from survey_service.db import utcnow
 from survey_service.extensions import db
 from survey_service.interactions.models import Interaction
 from survey_service.invitations.models import FINAL, Invitation, OptOut, Status
-from survey_service.invitations.policy import Contact, pick_channel
+from survey_service.invitations.policy import CHANNEL_ADDRESS, Contact, pick_channel
 from survey_service.invitations.tokens import new_token
 from survey_service.invitations.wake import REQUEUE_AFTER, Woken, moved, sweep_action, wake_time
 from survey_service.surveys.models import Survey
@@ -238,13 +253,45 @@ def wake_later(invitation_id: int, status: str, wake_at: datetime) -> bool:
         .values(wake_at=wake_at)).rowcount == 1
 
 
-def opt_out(channel: str, address: str, reason: str = "request") -> None:
-    """Put an address on a channel's opt-out list (idempotent)."""
-    exists = db.session.scalar(select(OptOut.id).where(
-        and_(OptOut.channel == channel, OptOut.address == address)))
-    if exists is None:
+def address_key(address: str) -> str:
+    """The keyed hash (HMAC-SHA256 with SECRET_KEY) that keeps an erased customer's opt-out.
+
+    Without the key no one can tell from it which address opted out, nor test a guess.
+    """
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, b"opt-out\x1f" + address.encode(), hashlib.sha256).hexdigest()
+
+
+def on_opt_out_list(opt_outs, channel, address, address_hash) -> ColumnElement:
+    """SQL: the channel's list holds the address, in clear or (erased customer) by its keyed hash."""
+    return and_(opt_outs.c.channel == channel,
+                or_(opt_outs.c.address == address, opt_outs.c.address_hash == address_hash))
+
+
+def find_opt_out(channel: str, address: str) -> OptOut | None:
+    """The list's row for this address on this channel, whichever way it is kept."""
+    return db.session.scalar(select(OptOut).where(
+        on_opt_out_list(OptOut.__table__, channel, address, address_key(address))))
+
+
+def opt_out(channel: str, address: str, reason: str = "request") -> tuple[OptOut, bool]:
+    """Put an address on a channel's opt-out list (idempotent); the row, and whether it is new."""
+    existing = find_opt_out(channel, address)
+    if existing is not None:
+        return existing, False
+    row = OptOut(channel=channel, address=address, reason=reason)
+    try:
         with db.session.begin_nested():
-            db.session.add(OptOut(channel=channel, address=address, reason=reason))
+            db.session.add(row)
+    except IntegrityError:  # a concurrent request put it there first
+        return find_opt_out(channel, address), False
+    return row, True
+
+
+def list_opt_outs(channel: str | None, after: int, limit: int) -> list[OptOut]:
+    """A page of the list, by id, optionally of one channel."""
+    where = [OptOut.id > after] + ([OptOut.channel == channel] if channel else [])
+    return list(db.session.scalars(select(OptOut).where(and_(*where)).order_by(OptOut.id).limit(limit)))
 
 
 def contact_of(interaction) -> Contact:
@@ -255,12 +302,11 @@ def contact_of(interaction) -> Contact:
 
 def opted_out_pairs(contact: Contact) -> set[tuple[str, str]]:
     """The (channel, address) pairs of this contact that are on the opt-out list."""
-    addresses = [a for a in (contact.phone, contact.email) if a]
-    if not addresses:
-        return set()
-    rows = db.session.execute(select(OptOut.channel, OptOut.address)
-                              .where(OptOut.address.in_(addresses)))
-    return {(c, a) for c, a in rows}
+    opt_outs = OptOut.__table__
+    pairs = {(channel, getattr(contact, field)) for channel, field in CHANNEL_ADDRESS.items()
+             if getattr(contact, field)}
+    return {(channel, address) for channel, address in pairs if db.session.scalar(
+        select(exists().where(on_opt_out_list(opt_outs, channel, address, address_key(address)))))}
 
 
 def fall_back(invitation_id: int, reason: str, now: datetime | None = None) -> str:
@@ -311,6 +357,5 @@ def mark_delivered(invitation_id: int, now: datetime | None = None) -> bool:
 
 def opt_in(channel: str, address: str) -> bool:
     """Take an address off a channel's opt-out list (START); True if it was on it."""
-    return db.session.execute(
-        delete(OptOut).where(and_(OptOut.channel == channel, OptOut.address == address))
-    ).rowcount > 0
+    return db.session.execute(delete(OptOut).where(
+        on_opt_out_list(OptOut.__table__, channel, address, address_key(address)))).rowcount > 0
