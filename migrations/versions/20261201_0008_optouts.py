@@ -1,7 +1,7 @@
 """opt-outs of erased customers kept by a keyed hash of their address
 
 Revision ID: 0007_optouts
-Revises: 0006
+Revises: 0007_incentives
 Create Date: 2026-12-01 16:00:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0007_optouts'
-down_revision: Union[str, Sequence[str], None] = '0006'
+down_revision: Union[str, Sequence[str], None] = '0007_incentives'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
