@@ -5,7 +5,18 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, ForeignKey, Index, String, UniqueConstraint, and_, event, inspect, or_
+from sqlalchemy import (
+    ColumnElement,
+    Computed,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+    and_,
+    event,
+    inspect,
+    or_,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from survey_service.db import Base, constant, utcnow
@@ -24,6 +35,9 @@ class Status(enum.StrEnum):
     EXPIRED = "expired"
     SUPPRESSED = "suppressed"
 
+
+# SQL of invitations.answered_after_reminder (a stored generated column; the migration writes it too).
+ANSWERED_AFTER_REMINDER = "COALESCE(reminded_at <= answered_at, false)"
 
 FINAL = frozenset({Status.FAILED, Status.ANSWERED, Status.EXPIRED, Status.SUPPRESSED})
 # States in which the respondent holds a link or message and may answer.
@@ -88,9 +102,19 @@ class Invitation(Base):
     # When the sweep must next look at the row (invitations.wake); None: never again.
     wake_at: Mapped[datetime | None]
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # The link of the last reminder (its token is new: only hashes are kept); the first link stays good.
+    reminder_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     provider_id: Mapped[str | None] = mapped_column(String(64))
     attempts: Mapped[int] = mapped_column(default=0)
     reminders_sent: Mapped[int] = mapped_column(default=0)
+    # The last reminder's send claim (invitations.wake.next_reminder counts from it); a reminder
+    # the sweep claimed and whose send task has not claimed it yet (rule 1 for reminders).
+    reminded_at: Mapped[datetime | None]
+    reminder_queued_at: Mapped[datetime | None]
+    # A reminder had been claimed for sending when the answer came. Computed by PostgreSQL, so the
+    # answer statement (answers.service.answer_writes) stays as it is, under psycopg's 4 kB cache.
+    answered_after_reminder: Mapped[bool] = mapped_column(Computed(ANSWERED_AFTER_REMINDER,
+                                                                   persisted=True))
     incentive_offered: Mapped[bool] = mapped_column(default=False)
     holdout: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
