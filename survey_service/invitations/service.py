@@ -476,7 +476,8 @@ def mark_delivered(invitation_id: int, now: datetime | None = None) -> bool:
                     Invitation.status.in_([Status.SENDING, Status.SENT])))
         .values(status=Status.DELIVERED, delivered_at=now,
                 sent_at=func.coalesce(Invitation.sent_at, now),
-                # A sent row already wakes at expiry: the same value keeps this update HOT.
+                # A sent row already wakes at its next reminder or expiry: the same value keeps
+                # this update HOT. From `sending`, expiry; mark_sent then adds the reminder.
                 wake_at=case((Invitation.status == Status.SENDING, Invitation.expires_at),
                              else_=Invitation.wake_at))).rowcount == 1
     if not changed:

@@ -102,9 +102,9 @@ def moved(status: str, *, now: datetime, reconcile_after: timedelta | None = Non
     """The values of an UPDATE that moves a row to `status` with `times`, its wake time included.
 
     Every state change that knows its new times in Python writes wake_at through here, so the
-    rule of wake_time() is the only one. Two receipts are written in SQL instead, to keep the
-    rows' wake time (and so their updates HOT): a sent row already wakes at its expiry
-    (services.mark_sent, mark_delivered).
+    rule of wake_time() is the only one. Two receipts are written in SQL instead: mark_sent
+    keeps a final row's wake time and gives an open one wake_time()'s value for `sent`; and
+    mark_delivered keeps a sent row's (its next reminder or expiry), so its update stays HOT.
     """
     inputs = {name: times[name] for name in ("due_at", "queued_at", "sending_at", "expires_at")
               if name in times}
