@@ -17,8 +17,9 @@ depends_on: Union[str, Sequence[str], None] = None
 
 
 def upgrade() -> None:
-    """The sweep still finds reminders through wake_at alone; only the reminder's link is indexed
-    (unique, as token_hash), and neither an answer nor a receipt changes it, so their updates stay HOT.
+    """The sweep still finds reminders through wake_at alone; only the reminder's link is indexed,
+    unique and partial: a row without one adds no entry (intake), and neither an answer nor a
+    receipt changes it, so their updates stay HOT.
     Whether an answer came after a reminder is a generated column: the answer statement is unchanged.
 
     Open rows keep their wake time (expiry); the sweep works out their first reminder when it
@@ -33,13 +34,14 @@ def upgrade() -> None:
             sa.Computed('COALESCE(reminded_at <= answered_at, false)', persisted=True),
             nullable=False))
         batch_op.add_column(sa.Column('reminder_token_hash', sa.String(length=64), nullable=True))
-        batch_op.create_unique_constraint(batch_op.f('uq_invitations_reminder_token_hash'),
-                                          ['reminder_token_hash'])
+        batch_op.create_index('ix_invitations_reminder_token_hash', ['reminder_token_hash'],
+                              unique=True,
+                              postgresql_where=sa.text('reminder_token_hash IS NOT NULL'))
 
 
 def downgrade() -> None:
     with op.batch_alter_table('invitations', schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f('uq_invitations_reminder_token_hash'), type_='unique')
+        batch_op.drop_index('ix_invitations_reminder_token_hash')
         batch_op.drop_column('reminder_token_hash')
         batch_op.drop_column('answered_after_reminder')
         batch_op.drop_column('reminder_queued_at')

@@ -16,6 +16,7 @@ from sqlalchemy import (
     event,
     inspect,
     or_,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -79,6 +80,9 @@ class Invitation(Base):
         Index("ix_invitations_wake_at", "wake_at"),
         # Inbound SMS and calls find the respondent's invitations by number.
         Index("ix_invitations_address_channel", "address", "channel"),
+        # A reminder's link; partial, so that rows without one (every new row) add no entry.
+        Index("ix_invitations_reminder_token_hash", "reminder_token_hash", unique=True,
+              postgresql_where=text("reminder_token_hash IS NOT NULL")),
         {"postgresql_with": {"fillfactor": 80}},
     )
 
@@ -103,7 +107,7 @@ class Invitation(Base):
     wake_at: Mapped[datetime | None]
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     # The link of the last reminder (its token is new: only hashes are kept); the first link stays good.
-    reminder_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    reminder_token_hash: Mapped[str | None] = mapped_column(String(64))
     provider_id: Mapped[str | None] = mapped_column(String(64))
     attempts: Mapped[int] = mapped_column(default=0)
     reminders_sent: Mapped[int] = mapped_column(default=0)
