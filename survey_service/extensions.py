@@ -34,7 +34,7 @@ def celery_init_app(app) -> Celery:
         worker_prefetch_multiplier=4,
         broker_connection_retry_on_startup=True,
         task_default_queue="survey",
-        task_routes={"survey.send_invitation": {"queue": "send"}},
+        task_routes={"survey.send_invitation": {"queue": "send"}, "survey.send_reminder": {"queue": "send"}},
         timezone="UTC",
         beat_schedule_filename=app.config.get("BEAT_SCHEDULE_FILE")
         or f"{app.instance_path}/celerybeat-schedule",

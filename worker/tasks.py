@@ -7,6 +7,7 @@ from celery import shared_task
 from survey_service.answers.conversations import forget_closed
 from survey_service.delivery.callbacks import reconcile_sending
 from survey_service.delivery.service import send_invitation as deliver
+from survey_service.delivery.service import send_reminder as remind
 from survey_service.extensions import db
 from survey_service.incentives import delivery as incentive_delivery
 from survey_service.incentives.service import SEND_TASK, pending_sends
@@ -15,14 +16,21 @@ from survey_service.invitations.sweeper import sweep as run_sweep
 
 @shared_task(name="survey.sweep", ignore_result=True)
 def sweep() -> dict:
-    """Claim due invitations and enqueue one send task for each (DESIGN.md section 3, rule 1)."""
-    return run_sweep(enqueue=lambda ids: [send_invitation.delay(i) for i in ids])
+    """Claim due invitations and reminders and enqueue one send task for each (DESIGN.md 3, rule 1)."""
+    return run_sweep(enqueue=lambda ids: [send_invitation.delay(i) for i in ids],
+                     enqueue_reminders=lambda ids: [send_reminder.delay(i) for i in ids])
 
 
 @shared_task(name="survey.send_invitation", ignore_result=True, acks_late=True)
 def send_invitation(invitation_id: int) -> str:
     """Send one invitation at most once; transient errors reschedule the row, not the task."""
     return deliver(invitation_id)
+
+
+@shared_task(name="survey.send_reminder", ignore_result=True, acks_late=True)
+def send_reminder(invitation_id: int) -> str:
+    """Send one pending reminder at most once; a transient error puts it back on the row, not the task."""
+    return remind(invitation_id)
 
 
 @shared_task(name="survey.reconcile", ignore_result=True)

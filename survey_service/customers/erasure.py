@@ -84,8 +84,9 @@ def _invitations(ids: list[int], now) -> int:
         update(Invitation)
         .where(and_(Invitation.id.in_(ids),
                     or_(Invitation.address.isnot(None), Invitation.token_hash.isnot(None),
+                        Invitation.reminder_token_hash.isnot(None),
                         Invitation.provider_id.isnot(None))))
-        .values(address=None, token_hash=None, provider_id=None)
+        .values(address=None, token_hash=None, reminder_token_hash=None, provider_id=None)
         .returning(Invitation.id)))
     return len(failed | blanked)
 

@@ -18,7 +18,7 @@ def survey_url(token: str, score: int | None = None) -> str:
 
 
 def context(inv: Claim) -> dict:
-    """Everything the invitation templates of every channel use."""
+    """Everything the invitation templates of every channel use; a reminder's adds its opening line."""
     survey, token = inv.survey, inv.token
     locale = normalize_locale(inv.locale)
     points = [{"value": p, "label": label, "url": survey_url(token, p)}
@@ -40,6 +40,8 @@ def context(inv: Claim) -> dict:
         "agent_name": inv.agent_name,
         "brand": current_app.config["BRAND_NAME"],
         "unsubscribe_url": unsubscribe_url(inv.id, inv.channel),
+        "reminder": inv.reminder,
+        "reminder_line": gettext("reminder_line", locale) if inv.reminder else None,
     }
 
 
@@ -50,7 +52,8 @@ def compose(inv: Claim) -> OutgoingMessage:
     if inv.channel == "email":
         return OutgoingMessage(
             invitation_id=inv.id, channel="email", to=inv.address, locale=ctx["locale"],
-            subject=gettext("email_subject", ctx["locale"], brand=ctx["brand"]),
+            subject=gettext("email_subject_reminder" if inv.reminder else "email_subject",
+                            ctx["locale"], brand=ctx["brand"]),
             text=render_template("email/invitation.txt", **ctx),
             html=render_template("email/invitation.html", **ctx),
             headers={"Auto-Submitted": "auto-generated",
@@ -60,8 +63,10 @@ def compose(inv: Claim) -> OutgoingMessage:
     if inv.channel == "sms":
         return OutgoingMessage(
             invitation_id=inv.id, channel="sms", to=inv.address, locale=ctx["locale"],
-            text=render_template("sms/invitation.txt", **ctx).strip(),
-            status_callback_url=f"{base}/twilio/sms/status?invitation={inv.id}")
+            text=render_template("sms/reminder.txt" if inv.reminder else "sms/invitation.txt",
+                                 **ctx).strip(),
+            # A reminder's receipts are not tracked: they must not move the invitation's status.
+            status_callback_url=None if inv.reminder else f"{base}/twilio/sms/status?invitation={inv.id}")
     if inv.channel == "ivr":
         return OutgoingMessage(
             invitation_id=inv.id, channel="ivr", to=inv.address, locale=ctx["locale"],

@@ -1,8 +1,11 @@
-"""Send one invitation at most once: claim, compose, hand to the channel, record the outcome."""
+"""Send one invitation (or one of its reminders) at most once: claim, compose, hand to the channel,
+record the outcome."""
 
 from __future__ import annotations
 
 import logging
+import random
+from datetime import timedelta
 
 from flask import current_app
 
@@ -46,8 +49,43 @@ def send_invitation(invitation_id: int) -> str:
         log.info("invitation %s: permanent %s, now %s", invitation_id, exc.reason, outcome)
         return str(outcome)
     invitations.mark_sent(invitation_id, result.provider_id, now=utcnow(),
-                          expires_after=claim.survey.expires_after_seconds)
+                          expires_after=claim.survey.expires_after_seconds, claim=claim)
     db.session.commit()
+    return "sent"
+
+
+def send_reminder(invitation_id: int) -> str:
+    """The reminder task's body; returns what happened (sent, skipped, retry, refused).
+
+    Its claim commits before the provider is called, as an invitation's does, so a reminder goes
+    at most once. A reminder never changes the invitation's status: a transient error puts it
+    back, due again in RETRY_BACKOFF_MAX/2 to RETRY_BACKOFF_MAX seconds while the invitation is
+    open; a permanent one uses it up (and opts the address out when the provider says so).
+    """
+    claim = invitations.claim_reminder(invitation_id)
+    db.session.commit()
+    if claim is None:
+        return "skipped"
+    message = compose(claim)
+    try:
+        channel_for(claim.channel).send(message)
+    except TransientError as exc:
+        db.session.rollback()
+        cap = current_app.config["RETRY_BACKOFF_MAX"]
+        retry_at = utcnow() + timedelta(seconds=cap * (1 + random.random()) / 2)
+        retried = invitations.unclaim_reminder(claim, retry_at)
+        db.session.commit()
+        log.info("invitation %s: reminder transient %s, %s", invitation_id, exc.reason,
+                 "retried later" if retried else "dropped")
+        return "retry" if retried else "skipped"
+    except PermanentError as exc:
+        db.session.rollback()
+        if exc.opt_out:
+            invitations.opt_out(claim.channel, claim.address, reason=exc.reason)
+        invitations.reminder_refused(claim)
+        db.session.commit()
+        log.info("invitation %s: reminder refused %s", invitation_id, exc.reason)
+        return "refused"
     return "sent"
 
 

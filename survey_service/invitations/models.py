@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import (
     CheckConstraint,
     ColumnElement,
+    Computed,
     ForeignKey,
     Index,
     String,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     event,
     inspect,
     or_,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -35,6 +37,9 @@ class Status(enum.StrEnum):
     EXPIRED = "expired"
     SUPPRESSED = "suppressed"
 
+
+# SQL of invitations.answered_after_reminder (a stored generated column; the migration writes it too).
+ANSWERED_AFTER_REMINDER = "COALESCE(reminded_at <= answered_at, false)"
 
 FINAL = frozenset({Status.FAILED, Status.ANSWERED, Status.EXPIRED, Status.SUPPRESSED})
 # States in which the respondent holds a link or message and may answer.
@@ -76,6 +81,9 @@ class Invitation(Base):
         Index("ix_invitations_wake_at", "wake_at"),
         # Inbound SMS and calls find the respondent's invitations by number.
         Index("ix_invitations_address_channel", "address", "channel"),
+        # A reminder's link; partial, so that rows without one (every new row) add no entry.
+        Index("ix_invitations_reminder_token_hash", "reminder_token_hash", unique=True,
+              postgresql_where=text("reminder_token_hash IS NOT NULL")),
         {"postgresql_with": {"fillfactor": 80}},
     )
 
@@ -99,9 +107,19 @@ class Invitation(Base):
     # When the sweep must next look at the row (invitations.wake); None: never again.
     wake_at: Mapped[datetime | None]
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # The link of the last reminder (its token is new: only hashes are kept); the first link stays good.
+    reminder_token_hash: Mapped[str | None] = mapped_column(String(64))
     provider_id: Mapped[str | None] = mapped_column(String(64))
     attempts: Mapped[int] = mapped_column(default=0)
     reminders_sent: Mapped[int] = mapped_column(default=0)
+    # The last reminder's send claim (invitations.wake.next_reminder counts from it); a reminder
+    # the sweep claimed and whose send task has not claimed it yet (rule 1 for reminders).
+    reminded_at: Mapped[datetime | None]
+    reminder_queued_at: Mapped[datetime | None]
+    # A reminder had been claimed for sending when the answer came. Computed by PostgreSQL, so the
+    # answer statement (answers.service.answer_writes) stays as it is, under psycopg's 4 kB cache.
+    answered_after_reminder: Mapped[bool] = mapped_column(Computed(ANSWERED_AFTER_REMINDER,
+                                                                   persisted=True))
     incentive_offered: Mapped[bool] = mapped_column(default=False)
     holdout: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -14,9 +14,11 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     and_,
     bindparam,
     case,
+    column,
     delete,
     exists,
     func,
@@ -24,6 +26,7 @@ from sqlalchemy import (
     or_,
     select,
     update,
+    values,
 )
 from sqlalchemy.exc import IntegrityError
 
@@ -33,7 +36,16 @@ from survey_service.interactions.models import Interaction
 from survey_service.invitations.models import FINAL, Invitation, OptOut, Status
 from survey_service.invitations.policy import CHANNEL_ADDRESS, Contact, pick_channel
 from survey_service.invitations.tokens import new_token
-from survey_service.invitations.wake import REQUEUE_AFTER, Woken, moved, sweep_action, wake_time
+from survey_service.invitations.wake import (
+    OPEN_SENT,
+    REQUEUE_AFTER,
+    Woken,
+    moved,
+    next_reminder,
+    reminder_queued,
+    sweep_action,
+    wake_time,
+)
 from survey_service.surveys.models import Survey
 
 
@@ -50,33 +62,50 @@ class Woke:
     claimed: list[int] = field(default_factory=list)
     requeued: list[int] = field(default_factory=list)
     expired: int = 0
+    reminders: list[int] = field(default_factory=list)
 
 
-_WOKEN = (Invitation.id, Invitation.status, Invitation.due_at, Invitation.queued_at,
-          Invitation.sending_at, Invitation.expires_at)
+# In the order of Woken's fields: the row's times, then what its next reminder depends on.
+_WOKEN = (Invitation.status, Invitation.due_at, Invitation.queued_at, Invitation.sending_at,
+          Invitation.expires_at, Invitation.id, Invitation.channel, Invitation.sent_at,
+          Invitation.reminded_at, Invitation.reminders_sent, Invitation.reminder_queued_at,
+          Survey.reminder, Survey.quiet_hours, Interaction.customer_timezone,
+          Survey.timezone.label("survey_timezone"))
+
+
+def _still_remindable(now: datetime):
+    """SQL: the row is sent or delivered, not expired: a reminder may still go (no answer came)."""
+    return and_(Invitation.status.in_(OPEN_SENT),
+                or_(Invitation.expires_at.is_(None), Invitation.expires_at > now))
 
 
 def wake_due(now: datetime | None = None, limit: int = 500) -> Woke:
     """Act on up to `limit` rows whose wake time has come (invitations.wake), oldest first.
 
     Each change is a conditional UPDATE: scheduled -> queued for due rows (rule 1's claim), a new
-    queue time for rows whose broker message was lost, expired for open rows past expiry, and a
-    new wake time (or none) for the rest, such as answered rows. Rows in `sending` are left to the
-    provider lookup (delivery.callbacks.reconcile_sending).
+    queue time for rows whose broker message was lost, expired for open rows past expiry, a
+    pending reminder for sent rows whose reminder is due (or whose reminder's message was lost),
+    and a new wake time (or none) for the rest, such as answered rows. Rows in `sending` are left
+    to the provider lookup (delivery.callbacks.reconcile_sending).
     """
     now = now or utcnow()
     woken = (select(*_WOKEN)
+             .join(Survey, Survey.id == Invitation.survey_id)
+             .join(Interaction, Interaction.id == Invitation.interaction_id)
              .where(and_(Invitation.wake_at <= now, Invitation.status != Status.SENDING))
-             .order_by(Invitation.wake_at).limit(limit).with_for_update(skip_locked=True))
+             .order_by(Invitation.wake_at).limit(limit)
+             .with_for_update(of=Invitation, skip_locked=True))
     by_action: dict[str, list[int]] = {}
-    sleeping = []
+    sleeping, remind = [], []
     period = reconcile_after()
     woke = Woke()
     for row in db.session.execute(woken):
         woke.seen += 1
-        action, wake_at = sweep_action(Woken(*row[1:]), now, period)
+        action, wake_at = sweep_action(Woken(*row), now, period)
         if action == "sleep":
             sleeping.append({"b_id": row.id, "b_status": row.status, "b_wake_at": wake_at})
+        elif action == "remind":
+            remind.append((row.id, row.reminders_sent))
         else:
             by_action.setdefault(action, []).append(row.id)
     if ids := by_action.get("claim"):
@@ -101,6 +130,15 @@ def wake_due(now: datetime | None = None, limit: int = 500) -> Woke:
                                                Status.DELIVERED]),
                         Invitation.expires_at <= now))
             .values(**moved(Status.EXPIRED, now=now))).rowcount or 0
+    if remind:
+        woke.reminders = claim_reminders(remind, now)
+    if ids := by_action.get("requeue_reminder"):
+        woke.reminders += sorted(db.session.scalars(
+            update(Invitation.__table__)
+            .where(and_(Invitation.id.in_(ids), _still_remindable(now),
+                        Invitation.reminder_queued_at <= now - REQUEUE_AFTER))
+            .values(**reminder_queued(now))
+            .returning(Invitation.id)))
     if sleeping:
         # A row whose state changed since it was read keeps the wake time that change gave it.
         db.session.execute(
@@ -108,6 +146,22 @@ def wake_due(now: datetime | None = None, limit: int = 500) -> Woke:
             .where(and_(Invitation.id == bindparam("b_id"), Invitation.status == bindparam("b_status")))
             .values(wake_at=bindparam("b_wake_at")), sleeping)
     return woke
+
+
+def claim_reminders(read: list[tuple[int, int]], now: datetime) -> list[int]:
+    """Mark due reminders pending, in one conditional UPDATE; the ids of those this sweep won.
+
+    `read` pairs each id with the reminders_sent the sweep read: a row that another sweep
+    claimed, that an answer closed, or that expired since, is left alone (an answer that
+    committed first wins, and no reminder goes after it).
+    """
+    seen = values(column("id", Integer), column("sent", Integer), name="seen").data(read)
+    return sorted(db.session.scalars(
+        update(Invitation.__table__)
+        .where(and_(Invitation.id == seen.c.id, Invitation.reminders_sent == seen.c.sent,
+                    Invitation.reminder_queued_at.is_(None), _still_remindable(now)))
+        .values(**reminder_queued(now))
+        .returning(Invitation.id)))
 
 
 @dataclass(frozen=True)
@@ -120,11 +174,14 @@ class ClaimedSurvey:
     anonymity: str
     incentive: dict | None
     expires_after_seconds: int
+    reminder: dict | None
+    quiet_hours: dict | None
+    timezone: str
 
 
 @dataclass(frozen=True)
 class Claim:
-    """An invitation this task moved to `sending`: its clear token and what its message needs."""
+    """An invitation (or its reminder) this task claimed: its clear token and what its message needs."""
 
     token: str
     id: int
@@ -134,6 +191,22 @@ class Claim:
     incentive_offered: bool
     survey: ClaimedSurvey
     agent_name: str | None
+    customer_timezone: str | None = None
+    reminders_sent: int = 0
+    reminded_at: datetime | None = None
+    # A reminder's claim: the message is the reminder's, and what to restore if it is not sent.
+    reminder: bool = False
+    expires_at: datetime | None = None
+    prior_reminded_at: datetime | None = None
+    prior_reminder_token_hash: str | None = None
+
+    def next_reminder(self, sent_at: datetime | None) -> datetime | None:
+        """When this invitation's next reminder is due, counted from `sent_at` or its last reminder."""
+        return next_reminder(
+            self.id, self.channel, self.survey.reminder, sent_at=sent_at,
+            reminded_at=self.reminded_at, reminders_sent=self.reminders_sent,
+            quiet_hours=self.survey.quiet_hours, customer_timezone=self.customer_timezone,
+            survey_timezone=self.survey.timezone)
 
 
 # The send path's two statements are built once: building them on every call cost the worker more CPU
@@ -157,8 +230,10 @@ _claim = (
             wake_at=bindparam("claim_wake_at", type_=_inv.c.wake_at.type),
             token_hash=bindparam("claim_token_hash"), attempts=_inv.c.attempts + 1)
     .returning(_inv.c.id, _inv.c.channel, _inv.c.address, _inv.c.locale, _inv.c.incentive_offered,
+               _inv.c.reminders_sent, _inv.c.reminded_at,
                *(_of_row(Survey.__table__, name, _inv.c.survey_id) for name in _SURVEY_FIELDS),
-               _of_row(Interaction.__table__, "agent_name", _inv.c.interaction_id)))
+               *(_of_row(Interaction.__table__, name, _inv.c.interaction_id)
+                 for name in ("agent_name", "customer_timezone"))))
 _CLAIM = lambda_stmt(lambda: _claim)  # cached on the lambda: no per-call walk of the statement
 
 # sending -> sent; a row a callback already moved on keeps its status, and gets provider_id, sent_at
@@ -173,7 +248,9 @@ _mark_sent = (
     .values(status=case((_sending, Status.SENT), else_=_inv.c.status),
             provider_id=bindparam("sent_provider_id"), sent_at=bindparam("sent_now"),
             expires_at=_new_expiry,
-            wake_at=case((_inv.c.status.in_(sorted(FINAL)), _inv.c.wake_at), else_=_new_expiry))
+            wake_at=case((_inv.c.status.in_(sorted(FINAL)), _inv.c.wake_at),
+                         else_=func.coalesce(bindparam("sent_wake_at", type_=_inv.c.wake_at.type),
+                                             _new_expiry)))
     .returning(_inv.c.status))
 _MARK_SENT = lambda_stmt(lambda: _mark_sent)
 
@@ -190,26 +267,119 @@ def claim_for_send(invitation_id: int, now: datetime | None = None) -> Claim | N
         return None
     survey = ClaimedSurvey(*(getattr(row, name) for name in _SURVEY_FIELDS))
     return Claim(token, row.id, row.channel, row.address, row.locale, row.incentive_offered, survey,
-                 row.agent_name)
+                 row.agent_name, row.customer_timezone, row.reminders_sent, row.reminded_at)
 
 
 def mark_sent(invitation_id: int, provider_id: str | None, now: datetime | None = None,
-              expires_after: int | None = None) -> bool:
+              expires_after: int | None = None, claim: Claim | None = None) -> bool:
     """sending -> sent, expiry restarting from the send time; True if the row is now `sent`.
 
-    One UPDATE, also when a delivery callback got there first. `expires_after` is the survey's
-    expires_after_seconds when the caller has it already (saves a query).
+    One UPDATE, also when a delivery callback got there first; the row wakes at its first
+    reminder or at expiry (invitations.wake). `expires_after` and `claim` (the send's claim,
+    which read the reminder's settings) save queries when the caller has them.
     """
     now = now or utcnow()
+    if claim is None:
+        claim = _reminder_inputs(invitation_id)
     if expires_after is None:
-        expires_after = db.session.scalar(
-            select(Survey.expires_after_seconds)
-            .where(Survey.id == select(_inv.c.survey_id).where(_inv.c.id == invitation_id)
-                   .scalar_subquery()))
+        expires_after = claim.survey.expires_after_seconds if claim else None
     expires_at = now + timedelta(seconds=expires_after) if expires_after is not None else None
-    status = db.session.execute(_MARK_SENT, {"sent_id": invitation_id, "sent_provider_id": provider_id,
-                                             "sent_now": now, "sent_expires_at": expires_at}).scalar()
+    remind_at = claim.next_reminder(now) if claim else None
+    status = db.session.execute(_MARK_SENT, {
+        "sent_id": invitation_id, "sent_provider_id": provider_id, "sent_now": now,
+        "sent_expires_at": expires_at,
+        "sent_wake_at": wake_time(Status.SENT, expires_at=expires_at, remind_at=remind_at,
+                                  now=now)}).scalar()
     return status == Status.SENT
+
+
+def _claim_fields():
+    """The SELECT of what a Claim holds, over the invitation joined to its survey and interaction."""
+    return (select(Invitation.id, Invitation.channel, Invitation.address, Invitation.locale,
+                   Invitation.incentive_offered, Invitation.reminders_sent, Invitation.reminded_at,
+                   Invitation.reminder_token_hash, Invitation.sent_at, Invitation.expires_at,
+                   *(Survey.__table__.c[name] for name in _SURVEY_FIELDS),
+                   Interaction.agent_name, Interaction.customer_timezone)
+            .join(Survey, Survey.id == Invitation.survey_id)
+            .join(Interaction, Interaction.id == Invitation.interaction_id))
+
+
+def _claim_of(row, token: str = "", **changes) -> Claim:
+    """A Claim from a row of _claim_fields(), with `changes` to its fields."""
+    survey = ClaimedSurvey(*(row._mapping[name] for name in _SURVEY_FIELDS))
+    fields_ = {"reminders_sent": row.reminders_sent, "reminded_at": row.reminded_at, **changes}
+    return Claim(token, row.id, row.channel, row.address, row.locale, row.incentive_offered, survey,
+                 row.agent_name, row.customer_timezone, **fields_)
+
+
+def _reminder_inputs(invitation_id: int) -> Claim | None:
+    """What mark_sent needs of an invitation it was not handed a claim for (a status callback)."""
+    row = db.session.execute(_claim_fields().where(Invitation.id == invitation_id)).first()
+    return _claim_of(row) if row else None
+
+
+def claim_reminder(invitation_id: int, now: datetime | None = None) -> Claim | None:
+    """Take a pending reminder for sending, once (rule 2 for reminders); None if there is none.
+
+    The row is locked, then one conditional UPDATE counts the reminder, records its time and a
+    fresh link, and sets the next wake time, while the invitation is still sent or delivered and
+    unexpired: an answer committed first wins. An address that opted out since is not reminded:
+    the reminder is used up unsent, and the row sleeps until expiry with no more reminders.
+    """
+    now = now or utcnow()
+    opted_out = (select(OptOut.id).where(and_(OptOut.channel == Invitation.channel,
+                                               OptOut.address == Invitation.address))
+                 .exists().label("opted_out"))
+    row = db.session.execute(
+        _claim_fields().add_columns(opted_out)
+        .where(and_(Invitation.id == invitation_id, Invitation.reminder_queued_at.is_not(None),
+                    _still_remindable(now)))
+        .with_for_update(of=Invitation)).first()
+    if row is None:
+        return None
+    counted = row.reminders_sent + 1
+    if row.opted_out:
+        claim, changes = None, {}
+    else:
+        token, token_hash = new_token()
+        claim = _claim_of(row, token, reminders_sent=counted, reminded_at=now, reminder=True,
+                          expires_at=row.expires_at, prior_reminded_at=row.reminded_at,
+                          prior_reminder_token_hash=row.reminder_token_hash)
+        changes = {"reminded_at": now, "reminder_token_hash": token_hash}
+    db.session.execute(
+        update(_inv)
+        .where(and_(_inv.c.id == invitation_id, _inv.c.reminders_sent == row.reminders_sent,
+                    _inv.c.reminder_queued_at.is_not(None)))
+        .values(reminders_sent=counted, reminder_queued_at=None, **changes,
+                wake_at=wake_time(Status.SENT, expires_at=row.expires_at,
+                                  remind_at=claim.next_reminder(row.sent_at) if claim else None,
+                                  now=now)))
+    return claim
+
+
+def unclaim_reminder(claim: Claim, retry_at: datetime, now: datetime | None = None) -> bool:
+    """A reminder the provider did not take (a transient error): as before its claim, due again
+    at `retry_at`, while the invitation is still open; True if it will be retried."""
+    now = now or utcnow()
+    return db.session.execute(
+        update(_inv)
+        .where(and_(_inv.c.id == claim.id, _inv.c.reminders_sent == claim.reminders_sent,
+                    _inv.c.reminded_at == claim.reminded_at, _still_remindable(now)))
+        .values(reminders_sent=claim.reminders_sent - 1, reminded_at=claim.prior_reminded_at,
+                reminder_token_hash=claim.prior_reminder_token_hash,
+                wake_at=wake_time(Status.SENT, remind_at=retry_at,
+                                  expires_at=claim.expires_at, now=now))).rowcount == 1
+
+
+def reminder_refused(claim: Claim) -> None:
+    """A reminder the provider refused for good: it stays used, but it never reached the
+    respondent, so an answer after it does not count as after a reminder; the status stays."""
+    db.session.execute(
+        update(_inv)
+        .where(and_(_inv.c.id == claim.id, _inv.c.reminded_at == claim.reminded_at))
+        .values(reminded_at=claim.prior_reminded_at,
+                reminder_token_hash=claim.prior_reminder_token_hash))
+
 
 
 def backoff_seconds(attempt: int, base: float, cap: float, rng=random.random) -> float:
@@ -329,7 +499,7 @@ def fall_back(invitation_id: int, reason: str, now: datetime | None = None) -> s
         .values(**moved(Status.SCHEDULED, due_at=now, now=now,
                         expires_at=now + timedelta(seconds=inv.survey.expires_after_seconds)),
                 channel=channel, address=address, token_hash=None, provider_id=None,
-                failure_reason=reason))
+                reminder_token_hash=None, reminder_queued_at=None, failure_reason=reason))
     return Status.SCHEDULED if result.rowcount == 1 else inv.status
 
 
@@ -342,7 +512,8 @@ def mark_delivered(invitation_id: int, now: datetime | None = None) -> bool:
                     Invitation.status.in_([Status.SENDING, Status.SENT])))
         .values(status=Status.DELIVERED, delivered_at=now,
                 sent_at=func.coalesce(Invitation.sent_at, now),
-                # A sent row already wakes at expiry: the same value keeps this update HOT.
+                # A sent row already wakes at its next reminder or expiry: the same value keeps
+                # this update HOT. From `sending`, expiry; mark_sent then adds the reminder.
                 wake_at=case((Invitation.status == Status.SENDING, Invitation.expires_at),
                              else_=Invitation.wake_at))).rowcount == 1
     if not changed:

@@ -15,10 +15,15 @@ from survey_service.invitations import service
 MAX_PASSES = 20
 
 
-def sweep(enqueue: Callable[[list[int]], object]) -> dict:
+def sweep(enqueue: Callable[[list[int]], object],
+          enqueue_reminders: Callable[[list[int]], object] | None = None) -> dict:
     """Work through the rows whose wake time has come, a batch per transaction; each batch's claims
-    commit before they are enqueued, so a lost message is found again later."""
-    totals = {"claimed": 0, "requeued": 0, "expired": 0}
+    commit before they are enqueued, so a lost message is found again later.
+
+    Claimed reminders go to `enqueue_reminders`; without one they stay pending and a later sweep
+    enqueues them again (invitations.wake.REQUEUE_AFTER).
+    """
+    totals = {"claimed": 0, "requeued": 0, "expired": 0, "reminders": 0}
     batch = current_app.config["SWEEP_BATCH"]
     for _ in range(MAX_PASSES):
         woke = service.wake_due(utcnow(), limit=batch)
@@ -26,6 +31,9 @@ def sweep(enqueue: Callable[[list[int]], object]) -> dict:
         ids = woke.claimed + woke.requeued
         if ids:
             enqueue(ids)
+        if woke.reminders and enqueue_reminders is not None:
+            enqueue_reminders(woke.reminders)
+        totals["reminders"] += len(woke.reminders)
         totals["claimed"] += len(woke.claimed)
         totals["requeued"] += len(woke.requeued)
         totals["expired"] += woke.expired

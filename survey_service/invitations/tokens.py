@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from survey_service.auth import hash_secret
 from survey_service.extensions import db
@@ -18,7 +18,9 @@ def new_token() -> tuple[str, str]:
 
 
 def find_by_token(token: str) -> Invitation | None:
-    """The invitation a token opens, or None (unknown or malformed)."""
+    """The invitation a token opens, its invitation's or its last reminder's; None if unknown or malformed."""
     if not token or len(token) > 100:
         return None
-    return db.session.scalar(select(Invitation).where(Invitation.token_hash == hash_secret(token)))
+    digest = hash_secret(token)
+    return db.session.scalar(select(Invitation).where(
+        or_(Invitation.token_hash == digest, Invitation.reminder_token_hash == digest)))

@@ -69,7 +69,7 @@ def test_sweep_drains_more_than_one_batch_and_expiry_does_not_hold_up_claims(
             totals = sweep(enqueued.extend)
         finally:
             app.config["SWEEP_BATCH"] = batch
-        assert totals == {"claimed": 2, "requeued": 0, "expired": 3}
+        assert totals == {"claimed": 2, "requeued": 0, "expired": 3, "reminders": 0}
         assert sorted(enqueued) == sorted(ids[3:])
         rows = {inv.id: inv for inv in db.session.scalars(select(Invitation))}
         assert [rows[i].status for i in ids] == ["expired"] * 3 + ["queued"] * 2
