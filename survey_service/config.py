@@ -40,7 +40,7 @@ class Defaults:
     SMTP_STARTTLS = False
     SMTP_TIMEOUT = 10.0
     MAIL_FROM = "surveys@localhost"
-    BRAND_NAME = "Customer feedback"  # who asks: the sender's name in emails, SMS and pages
+    BRAND_NAME: str | None = None  # who asks, in emails, SMS and pages; None: the catalog's brand_default
     DEFAULT_REGION = "US"  # for phone numbers written without a country code
     MAX_BODY_BYTES = 1_000_000
     MAX_ATTRIBUTES = 50

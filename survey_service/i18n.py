@@ -111,6 +111,13 @@ def browser_locale() -> str:
     return normalize_locale(request.accept_languages.best_match(_BROWSER_TAGS))
 
 
+def brand_name(locale: str) -> str:
+    """Who asks, as messages and pages name the sender: SURVEY_BRAND_NAME, else a default in `locale`."""
+    from flask import current_app
+
+    return current_app.config.get("BRAND_NAME") or gettext("brand_default", locale)
+
+
 def init_app(app) -> None:
     """Read the catalogs (a broken one stops the start, not a request); expose them to Jinja as
     t(key, **values); pages without a `locale` get the browser's."""
@@ -124,7 +131,7 @@ def init_app(app) -> None:
         def t(key, locale="en", **values):
             return gettext(key, locale, **values)
 
-        values = {"t": t, "survey_text": survey_text}
+        values = {"t": t, "survey_text": survey_text, "brand_name": brand_name}
         if has_request_context():
             # Only a default: a view's own `locale` (the invitation's) wins over it.
             values["locale"] = browser_locale()

@@ -21,6 +21,7 @@ class OutgoingMessage:
     status_callback_url: str | None = None
     voice_url: str | None = None
     headers: dict = field(default_factory=dict)
+    sender_name: str | None = None  # email: the From name, in the respondent's language
 
 
 @dataclass(frozen=True)

@@ -21,14 +21,14 @@ class SmtpEmailChannel:
 
     def __init__(self, host: str, port: int, sender: str, username: str | None = None,
                  password: str | None = None, starttls: bool = False, timeout: float = 10.0,
-                 sender_name: str = "Customer feedback"):
+                 sender_name: str = "Customer feedback"):  # when a message names none
         self.host, self.port, self.sender, self.sender_name = host, port, sender, sender_name
         self.username, self.password = username, password
         self.starttls, self.timeout = starttls, timeout
 
     def build(self, message: OutgoingMessage) -> EmailMessage:
         mail = EmailMessage()
-        mail["From"] = formataddr((self.sender_name, self.sender))  # the brand, SURVEY_BRAND_NAME
+        mail["From"] = formataddr((message.sender_name or self.sender_name, self.sender))
         mail["To"] = message.to
         mail["Subject"] = message.subject or ""
         domain = self.sender.rpartition("@")[2] or "localhost"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app, render_template
 
 from survey_service.delivery.base import OutgoingMessage
-from survey_service.i18n import gettext, normalize_locale, scale_labels, survey_text
+from survey_service.i18n import brand_name, gettext, normalize_locale, scale_labels, survey_text
 from survey_service.incentives.texts import reward_text
 from survey_service.invitations.service import Claim
 from survey_service.invitations.unsubscribe import unsubscribe_url
@@ -38,7 +38,7 @@ def context(inv: Claim) -> dict:
         "incentive": incentive,
         "reward": reward_text(survey.texts, incentive, locale) if incentive else None,
         "agent_name": inv.agent_name,
-        "brand": current_app.config["BRAND_NAME"],
+        "brand": brand_name(locale),
         "unsubscribe_url": unsubscribe_url(inv.id, inv.channel),
         "reminder": inv.reminder,
         "reminder_line": gettext("reminder_line", locale) if inv.reminder else None,
@@ -54,6 +54,7 @@ def compose(inv: Claim) -> OutgoingMessage:
             invitation_id=inv.id, channel="email", to=inv.address, locale=ctx["locale"],
             subject=gettext("email_subject_reminder" if inv.reminder else "email_subject",
                             ctx["locale"], brand=ctx["brand"]),
+            sender_name=ctx["brand"],
             text=render_template("email/invitation.txt", **ctx),
             html=render_template("email/invitation.html", **ctx),
             headers={"Auto-Submitted": "auto-generated",

@@ -32,7 +32,7 @@ def _smtp(config: dict):
     return SmtpEmailChannel(config["SMTP_HOST"], config["SMTP_PORT"], config["MAIL_FROM"],
                             config.get("SMTP_USERNAME"), config.get("SMTP_PASSWORD"),
                             config.get("SMTP_STARTTLS", False), config.get("SMTP_TIMEOUT", 10.0),
-                            config.get("BRAND_NAME", "Customer feedback"))
+                            config.get("BRAND_NAME") or "Customer feedback")
 
 
 @register("sms")

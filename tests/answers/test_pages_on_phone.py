@@ -242,13 +242,13 @@ def test_invitation_email_fits_a_phone_and_a_screen_with_a_number_on_every_butto
 def test_email_names_the_brand_and_every_button_its_number_and_label(app, invite):
     token, inv_id = invite(7, "zh-Hans")
     mail = email_for(app, inv_id, token)
-    assert mail.subject == "Customer feedback：请花几秒钟评价我们的服务"
+    assert mail.subject == "客户服务：请花几秒钟评价我们的服务"  # the default brand, in Chinese
     buttons = re.findall(r'<a href="[^"]*\?score=(\d+)"[^>]*>(.*?)</a>', mail.html)
     words = [re.sub(r"<[^>]+>", "", inner) for _, inner in buttons]
     assert words == ["1 非常不同意", "2", "3", "4 中立", "5", "6", "7 非常同意"]
-    assert 'max-width:600px' in mail.html and ">Customer feedback</td>" in mail.html
+    assert 'max-width:600px' in mail.html and ">客户服务</td>" in mail.html
     text = mail.text
-    assert text.startswith("Customer feedback\n")
+    assert text.startswith("客户服务\n")
     assert "  1（非常不同意）：https://surveys.example.com/s/" in text
     assert "  2：https://surveys.example.com/s/" in text
 
@@ -303,7 +303,7 @@ def test_sms_names_sender_and_ends_within_two_segments_in_every_language(app, cl
                     assert f"Reply {lo}-{hi} ({lo} = " in body and "STOP" in body
                 else:
                     assert len(body) <= 2 * 67, (len(body), body)
-                    assert body.startswith("【Customer feedback】")
+                    assert body.startswith("【客户服务】" if locale == "zh-Hans" else "【客戶服務】")
                     assert f"{lo}-{hi}（{lo}=" in body and ("退订" in body or "退訂" in body)
                     assert not re.search(r"[\u4e00-\u9fff][,:;?!()]|[,:;?!()][\u4e00-\u9fff]", body), body
                 if survey.incentive:

@@ -116,10 +116,11 @@ def test_email_is_sent_once_in_respondents_language(client, admin, seeded, app, 
     text = msg.get_body(("plain",)).get_content()
     html = msg.get_body(("html",)).get_content()
     assert "公司让我轻松地解决了我的问题" in text and "公司让我轻松地解决了我的问题" in html
-    assert text.splitlines()[:3] == ["Customer feedback", "",
+    assert text.splitlines()[:3] == ["客户服务", "",
                                      "您可以在问卷页面选择匿名作答：选择后，您的回答在保存时不会附带您的姓名、"
                                      "联系方式或确切时间。"]
-    assert msg["Subject"] == "Customer feedback：请花几秒钟评价我们的服务"
+    assert msg["Subject"] == "客户服务：请花几秒钟评价我们的服务"
+    assert "客户服务" in str(msg["From"])  # the From name in the respondent's language
     for point in range(1, 8):
         assert "/s/" in html and f"?score={point}" in html
     assert "https://surveys.example.com/s/" in text

@@ -392,7 +392,7 @@ def test_email_reminder_through_smtp_with_its_subject_and_a_working_link(app, cl
     assert _sweep_at(app, due) == [inv_id]
     assert _remind_at(app, due, inv_id) == "sent"
     first, reminder = smtp.messages
-    brand = app.config["BRAND_NAME"]
+    brand = "客戶服務"  # the default brand, in Traditional Chinese
     assert first["Subject"] == f"{brand}：請花幾秒鐘評價我們的服務"
     assert reminder["Subject"] == f"{brand}溫馨提醒：請花幾秒鐘評價我們的服務"
     links = []
