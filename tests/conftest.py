@@ -227,12 +227,17 @@ def sent(client, admin, seeded, app):
         res = client.post("/api/v1/interactions", json=body, headers=admin)
         assert res.status_code == 201, res.json
         inv_id = res.json["invitations"][0]["id"]
-        token, token_hash = new_token()
-        with app.app_context():
-            inv = db.session.get(Invitation, inv_id)
-            inv.status, inv.token_hash, inv.sent_at = "sent", token_hash, utcnow()
-            inv.expires_at = utcnow() + timedelta(days=7)
-            db.session.commit()
-        return token, inv_id
+        return mark_sent(app, inv_id), inv_id
 
     return make
+
+
+def mark_sent(app, inv_id: int) -> str:
+    """Mark the invitation sent a moment ago, open for a week, with a new token; returns the token."""
+    token, token_hash = new_token()
+    with app.app_context():
+        inv = db.session.get(Invitation, inv_id)
+        inv.status, inv.token_hash, inv.sent_at = "sent", token_hash, utcnow()
+        inv.expires_at = utcnow() + timedelta(days=7)
+        db.session.commit()
+    return token

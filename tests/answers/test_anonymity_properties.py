@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import itertools
 import logging
-from datetime import timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import inspect, select, text
 
 from survey_service.answers.models import Response
-from survey_service.db import utcnow
 from survey_service.extensions import db
 from survey_service.invitations.models import Invitation
-from survey_service.invitations.tokens import new_token
 from tests.answers.test_web import csrf_of
-from tests.conftest import interaction
+from tests.conftest import interaction, mark_sent
 
 _numbers = itertools.count(10_000_000)
 
@@ -47,13 +44,9 @@ def _invitation(app, client, admin, customer) -> tuple[str, int, int, str]:
                       json=interaction(external_id=f"anon-{n}", customer=person))
     assert res.status_code == 201, res.json
     inv_id = res.json["invitations"][0]["id"]
-    token, token_hash = new_token()
+    token = mark_sent(app, inv_id)
     with app.app_context():
-        inv = db.session.get(Invitation, inv_id)
-        inv.status, inv.token_hash, inv.sent_at = "sent", token_hash, utcnow()
-        inv.expires_at = utcnow() + timedelta(days=7)
-        interaction_id = inv.interaction_id
-        db.session.commit()
+        interaction_id = db.session.get(Invitation, inv_id).interaction_id
     return token, inv_id, interaction_id, phone
 
 
