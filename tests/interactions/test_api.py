@@ -81,6 +81,14 @@ def test_no_key_is_401_and_wrong_scope_is_403(client, make_key, seeded):
     assert client.post(URL, json=interaction(), headers=reader).status_code == 403
 
 
+def test_a_reports_key_cannot_read_an_interactions_contact_details(client, admin, make_key, seeded):
+    assert client.post(URL, json=interaction(), headers=admin).status_code == 201
+    res = client.get(f"{URL}/pbx/call-1", headers=make_key("reports:read"))
+    assert res.status_code == 403 and "interactions:write" in res.json["message"]
+    writer = client.get(f"{URL}/pbx/call-1", headers=make_key("interactions:write"))
+    assert writer.status_code == 200 and writer.json["interaction"]["customer"]["phone"]
+
+
 def test_revoked_key_is_401(client, app, seeded):
     from survey_service.auth import create_key, revoke_key
 
