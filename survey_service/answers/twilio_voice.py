@@ -14,6 +14,8 @@ from survey_service.answers.voice import VoiceStep
 from survey_service.delivery.callbacks import apply_status, parse_error_code
 from survey_service.extensions import db
 from survey_service.i18n import gettext, normalize_locale, survey_text
+from survey_service.incentives import service as incentive_codes
+from survey_service.incentives.texts import reward_text, spoken_code
 from survey_service.invitations.transfer import transfer_invitation
 from survey_service.openapi import Blueprint, signed_webhook
 from survey_service.openapi import twiml as twiml_doc
@@ -111,8 +113,27 @@ def render(step: VoiceStep, attempt: int = 1) -> VoiceResponse:
 
 def _finish(step: VoiceStep, attempt: int = 1):
     db.session.commit()
+    code = _code_for_the_call(step)
     after_answer(step.recorded)
-    return twiml(render(step, attempt))
+    response = render(step, attempt)
+    if code is not None:  # said first, before what the call asks next
+        said = VoiceResponse()
+        _say(said, code, normalize_locale(step.invitation.locale))
+        response.verbs[:0] = said.verbs
+    return twiml(response)
+
+
+def _code_for_the_call(step: VoiceStep) -> str | None:
+    """The code this keypress earned, as the call will say it; the call carries it (marked sent)."""
+    recorded = step.recorded
+    if recorded is None or recorded.incentive_offered is False:  # None: not known, issue() decides
+        return None
+    earned = incentive_codes.issue(recorded.invitation_id, carried=True)
+    db.session.commit()
+    if earned is None:
+        return None
+    survey, locale = step.invitation.survey, normalize_locale(step.invitation.locale)
+    return spoken_code(earned.code, reward_text(survey.texts or {}, survey.incentive, locale), locale)
 
 
 @bp.post("/invitation/<int:invitation_id>")

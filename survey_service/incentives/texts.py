@@ -41,6 +41,12 @@ def valid_until(expires_at: datetime, timezone: str, locale: str) -> str:
     return format_date(day, format="long", locale=_BABEL[normalize_locale(locale)])
 
 
+def spoken_code(code: str, reward: str, locale: str) -> str:
+    """The code as a call says it: each character alone, the two groups apart, said twice."""
+    spelled = "，".join(" ".join(group) for group in code.split("-"))
+    return gettext("ivr_incentive_code", locale, reward=reward, spelled=spelled)
+
+
 def code_sentence(code: str, reward: str, until: str, locale: str) -> str:
     """The one sentence that gives a code: in an SMS reply, an SMS of its own, and the email."""
     return gettext("incentive_code_sentence", locale, code=code, reward=reward, until=until)

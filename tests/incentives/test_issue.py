@@ -149,5 +149,30 @@ def test_every_answer_path_earns_the_code(app, client, admin, sms_surveys, twili
     assert status in (200, 201, 303)  # the web form redirects to its thank-you page
     row = stored_code(app, inv_id)
     assert row is not None and SHAPE.match(row.code)
-    # An SMS reply carries the code itself; the other paths leave it to the send task.
-    assert (row.sent_at is not None) is (path == "sms")
+    # An SMS reply and the call carry the code themselves; the other paths leave it to the send task.
+    assert (row.sent_at is not None) is (path in ("sms", "ivr"))
+
+
+def test_the_call_says_the_code_it_earned(app, client, admin, sms_surveys, twilio_api, webhook):
+    """An IVR keypress that earns a code hears it, each character alone and twice; nothing else sends it."""
+    from xml.etree import ElementTree
+
+    from tests.twilio.conftest import sent_invitation
+
+    res = client.patch("/api/v1/surveys/csat-call", headers=admin, json={
+        "incentive": {"reward": "a free coffee", "window_seconds": 3600, "holdout_rate": 0.0},
+        "channels": ["ivr"], "texts": {"zh-Hans": {"question": "您满意吗？", "reward": "一杯免费咖啡"}}})
+    assert res.status_code == 200, res.json
+    inv_id = sent_invitation(app, client, admin, locale="zh-Hans")
+    call = {"CallSid": "CA" + "7" * 32, "From": "+8613800138000"}
+    assert webhook(f"/twilio/voice/invitation/{inv_id}", call).status_code == 200
+    res = webhook(f"/twilio/voice/invitation/{inv_id}/score", {**call, "Digits": "4"}, query="attempt=1")
+    assert res.status_code == 200, res.data
+    row = stored_code(app, inv_id)
+    said = [s.text for s in ElementTree.fromstring(res.data).iter("Say")]
+    first, second = row.code.split("-")
+    spelled = f"{' '.join(first)}，{' '.join(second)}"
+    assert said[0] == f"您获得了一杯免费咖啡。您的优惠码是：{spelled}。再说一遍：{spelled}。"
+    assert row.sent_at is not None  # the call carried it: no message of its own
+    again = webhook(f"/twilio/voice/invitation/{inv_id}/score", {**call, "Digits": "4"}, query="attempt=1")
+    assert stored_code(app, inv_id).code == row.code and again.status_code == 200
