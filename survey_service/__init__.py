@@ -50,10 +50,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     from survey_service.invitations.api import blp as opt_outs_api
     from survey_service.invitations.unsubscribe import bp as unsubscribe
     from survey_service.reports.api import blp as reports_api
+    from survey_service.reports.rates_api import blp as rates_api
     from survey_service.surveys.api import blp as surveys_api
 
     register_security_scheme(extensions.api)
-    for blueprint in (surveys_api, interactions_api, answers_api, reports_api, incentives_api,
+    for blueprint in (surveys_api, interactions_api, answers_api, reports_api, rates_api, incentives_api,
                       opt_outs_api, customers_api):
         extensions.csrf.exempt(blueprint)  # bearer keys or tokens, not cookies
         extensions.api.register_blueprint(blueprint)
