@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from survey_service.extensions import db
 from survey_service.interactions.models import Interaction
@@ -247,3 +247,23 @@ def test_median_and_p90_match_statistics(client, reader, invite):
     times = res.json["items"][0]["time_to_respond_seconds"]
     p90 = statistics.quantiles(seconds, n=10, method="inclusive")[8]
     assert times == {"median": round(statistics.median(seconds), 1), "p90": round(p90, 1)}
+
+
+def test_document_lists_the_errors(client):
+    operation = client.get("/api/openapi.json").get_json()["paths"][URL]["get"]
+    assert {"200", "401", "403", "404", "422"} <= set(operation["responses"])
+
+
+def test_one_statement_whatever_the_groups(app, invite):
+    invite("sent", sent_at=T0)
+    statements = []
+    with app.app_context():
+        engine = db.engine
+        listener = lambda *args: statements.append(args[2])  # noqa: E731
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            rows = rates.response_rates(group_by=list(rates.GROUP_KEYS), bucket="week", tz="Asia/Shanghai")
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+    assert len(rows) == 1
+    assert len(statements) == 1, statements
