@@ -33,19 +33,20 @@ class Scores(MethodView):
 
 
 _STREAMS = {"text/csv": feed.csv_lines, "application/x-ndjson": feed.ndjson_lines}
-_STREAM_DOC = {"200": {"content": {
-    "text/csv": {"schema": {"type": "string"},
-                 "description": "Every matching row; header names as the JSON's, nested ones dotted."},
-    "application/x-ndjson": {"schema": {"type": "string"},
-                             "description": "Every matching row, one JSON object a line."}}}}
+_STREAM_DOC = {"200": {
+    "description": "A page of answers in feed order. With Accept: text/csv or application/x-ndjson, every "
+                   "matching row streamed instead (no paging): CSV headers are the JSON names, nested "
+                   "ones dotted; NDJSON is one JSON object a line.",
+    "content": {"application/json": {"schema": FeedPageSchema},
+                "text/csv": {"schema": {"type": "string"}},
+                "application/x-ndjson": {"schema": {"type": "string"}}}}}
 
 
 @blp.route("/responses")
 class Responses(MethodView):
     @require("reports:read")
     @blp.arguments(FeedQuerySchema, location="query", unknown=RAISE)
-    @blp.response(200, FeedPageSchema, description="A page of answers in feed order; with Accept: "
-                  "text/csv or application/x-ndjson, every matching row streamed (no paging).")
+    @blp.response(200, FeedPageSchema)
     @blp.alt_response(404, description="No survey with this key.")
     @blp.doc(security=[{"bearer": []}], responses=_STREAM_DOC)
     def get(self, args):
