@@ -6,7 +6,9 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, String, Text, text
+from sqlalchemy.dialects.postgresql import base as postgresql_types
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import UserDefinedType
 
 from survey_service.db import Base, utcnow
 
@@ -16,11 +18,25 @@ def new_response_id() -> str:
     return uuid.uuid4().hex
 
 
+class Xid8(UserDefinedType):
+    """PostgreSQL's 64-bit transaction id (xid8), read and written as its decimal text."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw) -> str:
+        return "xid8"
+
+
+# Reflection (the migrations-match-models check) then knows the type by name.
+postgresql_types.ischema_names.setdefault("xid8", Xid8)
+
+
 class Response(Base):
     """One answer. Anonymous rows keep only what scoring needs, and their time only to the day."""
 
     __tablename__ = "responses"
-    __table_args__ = (Index("ix_responses_survey_answered", "survey_id", "answered_at"),)
+    __table_args__ = (Index("ix_responses_survey_answered", "survey_id", "answered_at"),
+                      Index("ix_responses_feed", "feed_txid", "id"))
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_response_id)
     survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id"))
@@ -40,6 +56,8 @@ class Response(Base):
     interaction_id: Mapped[int | None] = mapped_column(ForeignKey("interactions.id"))
     customer_id: Mapped[str | None] = mapped_column(String(128), index=True)
     answered_at: Mapped[datetime]
+    # The inserting transaction's id, the feed's order: rows below the oldest running one are final.
+    feed_txid: Mapped[str] = mapped_column(Xid8(), server_default=text("pg_current_xact_id()"))
 
 
 class InboundMessage(Base):

@@ -1,13 +1,14 @@
 """/api/v1/scores and the other report endpoints."""
 
+from flask import Response, request, stream_with_context
 from flask.views import MethodView
 from flask_smorest import abort
 from marshmallow import RAISE
 
 from survey_service.auth import require
 from survey_service.openapi import Blueprint
-from survey_service.reports import service
-from survey_service.reports.schemas import ScoresQuerySchema, ScoresSchema
+from survey_service.reports import feed, service
+from survey_service.reports.schemas import FeedPageSchema, FeedQuerySchema, ScoresQuerySchema, ScoresSchema
 
 blp = Blueprint("reports", __name__, url_prefix="/api/v1", description="Scores and reports.")
 
@@ -29,3 +30,35 @@ class Scores(MethodView):
             abort(422, message="The survey does not match the metric.",
                   errors={"query": {"survey": [str(exc)]}})
         return {"items": items}
+
+
+_STREAMS = {"text/csv": feed.csv_lines, "application/x-ndjson": feed.ndjson_lines}
+_STREAM_DOC = {"200": {
+    "description": "A page of answers in feed order. With Accept: text/csv or application/x-ndjson, every "
+                   "matching row streamed instead (no paging): CSV headers are the JSON names, nested "
+                   "ones dotted; NDJSON is one JSON object a line.",
+    "content": {"application/json": {"schema": FeedPageSchema},
+                "text/csv": {"schema": {"type": "string"}},
+                "application/x-ndjson": {"schema": {"type": "string"}}}}}
+
+
+@blp.route("/responses")
+class Responses(MethodView):
+    @require("reports:read")
+    @blp.arguments(FeedQuerySchema, location="query", unknown=RAISE)
+    @blp.response(200, FeedPageSchema)
+    @blp.alt_response(404, description="No survey with this key.")
+    @blp.doc(security=[{"bearer": []}], responses=_STREAM_DOC)
+    def get(self, args):
+        """The answers feed: JSON pages, each row exactly once across pages; or every row as CSV or NDJSON."""
+        kind = request.accept_mimetypes.best_match(["application/json", *_STREAMS])
+        limit, after = args.pop("limit"), args.pop("after", None)
+        try:
+            if kind in _STREAMS:
+                rows = feed.stream(**args)
+            else:
+                return feed.page(limit, after, **args)
+        except feed.UnknownSurvey:
+            abort(404, message=f"No survey with key '{args['survey_key']}'.")
+        body = stream_with_context(_STREAMS[kind](rows))
+        return Response(body, mimetype=kind)

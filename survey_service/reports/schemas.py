@@ -55,3 +55,73 @@ class ScoreRowSchema(Schema):
 
 class ScoresSchema(Schema):
     items = fields.List(fields.Nested(ScoreRowSchema))
+
+
+class Cursor(Text):
+    """The feed's opaque `after` cursor, read into (txid, id); anything else is a 422 naming it."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        from survey_service.reports.feed import decode_cursor
+
+        try:
+            return decode_cursor(super()._deserialize(value, attr, data, **kwargs))
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from exc
+
+
+class FeedQuerySchema(Schema):
+    """GET /api/v1/responses query: filters, a page size and the cursor to page on from."""
+
+    start = Instant(data_key="from", metadata={"description": "ISO 8601 with offset; inclusive, on "
+                                                              "answered_at."})
+    end = Instant(data_key="to", metadata={"description": "ISO 8601 with offset; exclusive."})
+    survey_key = Text(data_key="survey", validate=validate.Length(1, 64),
+                      metadata={"description": "Only this survey's answers."})
+    metric = Text(validate=validate.OneOf(METRICS))
+    channel = Text(validate=validate.Length(1, 16),
+                   metadata={"description": "The channel the invitation went out on."})
+    agent = Text(validate=validate.Length(1, 128))
+    team = Text(validate=validate.Length(1, 128))
+    queue = Text(validate=validate.Length(1, 128))
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000),
+                           metadata={"description": "Rows per page (JSON only)."})
+    after = Cursor(metadata={"description": "The `next_cursor` of the previous page (JSON only)."})
+
+    @validates_schema
+    def _range(self, data, **kwargs):
+        start, end = data.get("start"), data.get("end")
+        if start is not None and end is not None and start >= end:
+            raise ValidationError("from must be earlier than to.", "from")
+
+
+class FeedInteractionSchema(Schema):
+    source = fields.String(required=True)
+    external_id = fields.String(required=True)
+
+
+class FeedRowSchema(Schema):
+    """One answer as the feed shows it: an anonymous one has no customer or interaction, and only its day."""
+
+    id = fields.String(required=True)
+    survey = fields.String(required=True)
+    metric = fields.String(required=True)
+    score = fields.Integer(required=True)
+    reason = fields.String(required=True, allow_none=True)
+    anonymous = fields.Boolean(required=True)
+    channel = fields.String(required=True)
+    answered_at = fields.String(required=True, metadata={
+        "description": "ISO 8601 with offset; the date only (YYYY-MM-DD) on an anonymous answer."})
+    agent = fields.String(required=True, allow_none=True)
+    team = fields.String(required=True, allow_none=True)
+    queue = fields.String(required=True, allow_none=True)
+    interaction_type = fields.String(required=True, allow_none=True)
+    locale = fields.String(required=True, allow_none=True)
+    customer_id = fields.String(allow_none=True, metadata={"description": "Not on anonymous answers."})
+    interaction = fields.Nested(FeedInteractionSchema, metadata={
+        "description": "Not on anonymous answers, nor on answers without an interaction."})
+
+
+class FeedPageSchema(Schema):
+    items = fields.List(fields.Nested(FeedRowSchema), required=True)
+    next_cursor = fields.String(required=True, allow_none=True,
+                                metadata={"description": "`after` for the next page; null on the last."})
