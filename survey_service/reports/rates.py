@@ -27,7 +27,7 @@ from sqlalchemy import and_, case, func, literal, select
 from survey_service.extensions import db
 from survey_service.interactions.models import Interaction
 from survey_service.invitations.models import Invitation, Status
-from survey_service.reports.service import BUCKETS, UnknownSurvey
+from survey_service.reports.service import UnknownSurvey, grouping
 from survey_service.surveys.models import Survey
 
 GROUP_COLUMNS = {
@@ -82,12 +82,7 @@ def response_rates(start: datetime | None = None, end: datetime | None = None,
     same GROUP BY; they fall where reports.service.bucket_start puts them (a test holds the two together).
     Rows are sorted by group values, missing ones last, then bucket.
     """
-    group_by = list(dict.fromkeys(group_by))
-    unknown = [k for k in group_by if k not in GROUP_KEYS]
-    if unknown:
-        raise ValueError(f"unknown group key(s): {', '.join(unknown)}")
-    if bucket is not None and bucket not in BUCKETS:
-        raise ValueError(f"unknown bucket: {bucket}")
+    group_by = grouping(group_by, bucket, GROUP_KEYS)
     zone = ZoneInfo(tz)
 
     conditions = []

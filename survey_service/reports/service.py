@@ -73,6 +73,17 @@ def _sort_key(group_values: tuple, bucket: datetime | None) -> tuple:
     return (*((v is None, v or "") for v in group_values), bucket or datetime.min.replace(tzinfo=UTC))
 
 
+def grouping(group_by, bucket: str | None, keys: tuple[str, ...]) -> list[str]:
+    """The asked group keys, each once and in order; ValueError naming an unknown key or bucket."""
+    group_by = list(dict.fromkeys(group_by))
+    unknown = [k for k in group_by if k not in keys]
+    if unknown:
+        raise ValueError(f"unknown group key(s): {', '.join(unknown)}")
+    if bucket is not None and bucket not in BUCKETS:
+        raise ValueError(f"unknown bucket: {bucket}")
+    return group_by
+
+
 def scores(metric: str, start: datetime | None = None, end: datetime | None = None,
            group_by: list[str] | tuple[str, ...] = (), bucket: str | None = None, tz: str = "UTC",
            survey_key: str | None = None) -> list[dict]:
@@ -81,12 +92,7 @@ def scores(metric: str, start: datetime | None = None, end: datetime | None = No
     Rows are sorted by group values, then bucket; a row's answers may come from several surveys, each
     judged positive or easy by its own survey's threshold.
     """
-    group_by = list(dict.fromkeys(group_by))
-    unknown = [k for k in group_by if k not in GROUP_KEYS]
-    if unknown:
-        raise ValueError(f"unknown group key(s): {', '.join(unknown)}")
-    if bucket is not None and bucket not in BUCKETS:
-        raise ValueError(f"unknown bucket: {bucket}")
+    group_by = grouping(group_by, bucket, GROUP_KEYS)
     zone = ZoneInfo(tz)
     rules = _survey_rules()
 
