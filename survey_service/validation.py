@@ -7,7 +7,7 @@ from datetime import UTC
 from functools import cache
 from zoneinfo import available_timezones
 
-from marshmallow import ValidationError, fields
+from marshmallow import Schema, ValidationError, fields, validates_schema
 from werkzeug.routing import IntegerConverter, PathConverter, UnicodeConverter
 
 from survey_service.i18n import is_known_locale, parse_locale
@@ -70,6 +70,16 @@ class Instant(fields.AwareDateTime):
         except OverflowError:
             raise self.make_error("range") from None
         return instant
+
+
+class HalfOpenRange(Schema):
+    """A query whose `from` (start) and `to` (end), when both given, must come in that order."""
+
+    @validates_schema
+    def _range(self, data, **kwargs):
+        start, end = data.get("start"), data.get("end")
+        if start is not None and end is not None and start >= end:
+            raise ValidationError("from must be earlier than to.", "from")
 
 
 @cache

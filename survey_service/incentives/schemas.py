@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, fields, validate
 
-from survey_service.validation import Instant, Text
+from survey_service.validation import HalfOpenRange, Instant, Text
 
 
 class RedeemInSchema(Schema):
@@ -22,7 +22,7 @@ class CodeStateSchema(Schema):
     order_id = fields.String(allow_none=True)
 
 
-class StatsQuerySchema(Schema):
+class StatsQuerySchema(HalfOpenRange):
     """GET /api/v1/incentives/stats query: an optional survey and half-open range of send times."""
 
     survey_key = Text(data_key="survey", validate=validate.Length(1, 64),
@@ -30,11 +30,6 @@ class StatsQuerySchema(Schema):
     start = Instant(data_key="from", metadata={"description": "Sent at or after; ISO 8601 with offset."})
     end = Instant(data_key="to", metadata={"description": "Sent before; ISO 8601 with offset."})
 
-    @validates_schema
-    def _range(self, data, **kwargs):
-        start, end = data.get("start"), data.get("end")
-        if start is not None and end is not None and start >= end:
-            raise ValidationError("from must be earlier than to.", "from")
 
 
 def _pct(description: str) -> fields.Float:

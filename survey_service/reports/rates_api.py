@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_smorest import abort
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, Schema, fields, validate
 from webargs.fields import DelimitedList
 
 from survey_service.auth import require
 from survey_service.openapi import Blueprint
 from survey_service.reports import rates
 from survey_service.reports.service import BUCKETS, UnknownSurvey
-from survey_service.validation import Instant, Text, TimeZone
+from survey_service.validation import HalfOpenRange, Instant, Text, TimeZone
 
 blp = Blueprint("rates", __name__, url_prefix="/api/v1/stats", description="Response rates.")
 
 
-class RatesQuerySchema(Schema):
+class RatesQuerySchema(HalfOpenRange):
     """GET /api/v1/stats/response-rates query: a half-open range on creation, a survey, groups, a bucket."""
 
     start = Instant(data_key="from", metadata={"description": "Invitations created at or after; ISO 8601 "
@@ -32,11 +32,6 @@ class RatesQuerySchema(Schema):
     survey_key = Text(data_key="survey", validate=validate.Length(1, 64),
                       metadata={"description": "Only this survey's invitations."})
 
-    @validates_schema
-    def _range(self, data, **kwargs):
-        start, end = data.get("start"), data.get("end")
-        if start is not None and end is not None and start >= end:
-            raise ValidationError("from must be earlier than to.", "from")
 
 
 class TimeToRespondSchema(Schema):

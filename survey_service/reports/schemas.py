@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate
 from webargs.fields import DelimitedList
 
 from survey_service.reports.service import BUCKETS, GROUP_KEYS
 from survey_service.surveys.models import METRICS
-from survey_service.validation import Instant, Text, TimeZone
+from survey_service.validation import HalfOpenRange, Instant, Text, TimeZone
 
 
-class ScoresQuerySchema(Schema):
+class ScoresQuerySchema(HalfOpenRange):
     """GET /api/v1/scores query: one metric, an optional half-open time range, groups and a bucket."""
 
     metric = Text(required=True, validate=validate.OneOf(METRICS))
@@ -25,11 +25,6 @@ class ScoresQuerySchema(Schema):
     survey_key = Text(data_key="survey", validate=validate.Length(1, 64),
                       metadata={"description": "Only this survey's answers."})
 
-    @validates_schema
-    def _range(self, data, **kwargs):
-        start, end = data.get("start"), data.get("end")
-        if start is not None and end is not None and start >= end:
-            raise ValidationError("from must be earlier than to.", "from")
 
 
 class ScoreRowSchema(Schema):
@@ -69,7 +64,7 @@ class Cursor(Text):
             raise ValidationError(str(exc)) from exc
 
 
-class FeedQuerySchema(Schema):
+class FeedQuerySchema(HalfOpenRange):
     """GET /api/v1/responses query: filters, a page size and the cursor to page on from."""
 
     start = Instant(data_key="from", metadata={"description": "ISO 8601 with offset; inclusive, on "
@@ -87,11 +82,6 @@ class FeedQuerySchema(Schema):
                            metadata={"description": "Rows per page (JSON only)."})
     after = Cursor(metadata={"description": "The `next_cursor` of the previous page (JSON only)."})
 
-    @validates_schema
-    def _range(self, data, **kwargs):
-        start, end = data.get("start"), data.get("end")
-        if start is not None and end is not None and start >= end:
-            raise ValidationError("from must be earlier than to.", "from")
 
 
 class FeedInteractionSchema(Schema):
