@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import email
 import itertools
 import os
 import shutil
 import tempfile
 from datetime import timedelta
+from email import policy
 
 import pytest
+from aiosmtpd.controller import Controller
 from sqlalchemy import create_engine, make_url, text
 
 from survey_service import create_app
@@ -241,3 +244,33 @@ def mark_sent(app, inv_id: int) -> str:
         inv.expires_at = utcnow() + timedelta(days=7)
         db.session.commit()
     return token
+
+
+class Inbox:
+    """aiosmtpd handler that keeps messages and can refuse the next N with a code."""
+
+    def __init__(self):
+        self.messages: list[email.message.EmailMessage] = []
+        self.refuse: list[str] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.refuse:
+            return self.refuse.pop(0)
+        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp(app):
+    """A real SMTP server on loopback (aiosmtpd) that the email channel sends to."""
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    old = {k: app.config.get(k) for k in ("SMTP_HOST", "SMTP_PORT")}
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=port)
+    app.extensions.pop("survey_channels", None)
+    yield inbox
+    app.config.update(old)
+    app.extensions.pop("survey_channels", None)
+    controller.stop()

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from email import policy
 from pathlib import Path
 
 import pytest
@@ -22,23 +21,12 @@ from survey_service.auth import create_key
 from survey_service.extensions import db
 from survey_service.migrate import upgrade_database
 from survey_service.surveys.service import seed_default_surveys
-from tests.conftest import ended, free_port
+from tests.conftest import Inbox, ended, free_port
 
 pytestmark = pytest.mark.stack
 
 PUBLIC = "https://surveys.example.test"
 MAIL_WAIT = 30.0
-
-
-class Inbox:
-    """aiosmtpd handler that keeps every message it accepts."""
-
-    def __init__(self):
-        self.messages: list[email.message.EmailMessage] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK"
 
 
 def start(argv: list[str], env: dict, log: Path) -> subprocess.Popen:

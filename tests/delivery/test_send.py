@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import email
 from datetime import timedelta
-from email import policy
 
-import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP as SMTPProtocol
 from sqlalchemy import select
 
 from survey_service.db import utcnow
@@ -18,39 +13,7 @@ from survey_service.extensions import db
 from survey_service.invitations import service as invitations
 from survey_service.invitations.models import Invitation
 from survey_service.invitations.sweeper import sweep
-from tests.conftest import free_port, interaction
-
-
-class Inbox:
-    """aiosmtpd handler that keeps messages and can refuse the next N with a code."""
-
-    def __init__(self):
-        self.messages: list[email.message.EmailMessage] = []
-        self.refuse: list[str] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        if self.refuse:
-            return self.refuse.pop(0)
-        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp(app):
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    old = {k: app.config.get(k) for k in ("SMTP_HOST", "SMTP_PORT")}
-    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=port)
-    app.extensions.pop("survey_channels", None)
-    yield inbox
-    app.config.update(old)
-    app.extensions.pop("survey_channels", None)
-    controller.stop()
-
-
-assert SMTPProtocol  # the real aiosmtpd protocol serves the tests
+from tests.conftest import interaction
 
 
 def _intake(client, admin, **kw):

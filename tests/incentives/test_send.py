@@ -11,7 +11,6 @@ from survey_service.delivery.models import OutboxMessage
 from survey_service.extensions import db
 from survey_service.incentives import delivery, service
 from survey_service.invitations.models import OptOut
-from tests.delivery.test_send import smtp  # noqa: F401 (the aiosmtpd fixture)
 from tests.incentives.conftest import PHONE, REWARD, answer_json, stored_code
 
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
@@ -57,7 +56,7 @@ def test_the_english_email_states_the_surveys_reward(app, client, offer):
     assert not CHINESE.search(mail.body_text + mail.subject)
 
 
-def test_the_email_goes_through_smtp_as_text_and_html(app, client, offer, smtp):  # noqa: F811
+def test_the_email_goes_through_smtp_as_text_and_html(app, client, offer, smtp):
     inv_id, code = _earn(app, client, offer, locale="zh-Hant")
     assert _send(app, inv_id) == "sent"
     [mail] = smtp.messages
@@ -68,7 +67,7 @@ def test_the_email_goes_through_smtp_as_text_and_html(app, client, offer, smtp):
     assert "您獲得了下次訂單九折優惠，優惠碼：" in text
 
 
-def test_an_smtp_4xx_releases_the_claim_and_the_retry_sends_once(app, client, offer, smtp):  # noqa: F811
+def test_an_smtp_4xx_releases_the_claim_and_the_retry_sends_once(app, client, offer, smtp):
     inv_id, _ = _earn(app, client, offer)
     smtp.refuse = ["451 try later"]
     assert _send(app, inv_id) == "retry"

@@ -23,7 +23,6 @@ from survey_service.invitations.sweeper import sweep
 from survey_service.invitations.tokens import find_by_token
 from survey_service.invitations.wake import Woken, next_reminder, sweep_action
 from tests.conftest import interaction
-from tests.delivery.test_send import smtp  # noqa: F401  (the aiosmtpd fixture)
 from tests.twilio.conftest import deliver, intake, sent_invitation, twilio_api  # noqa: F401
 
 HOUR = timedelta(hours=1)
@@ -377,7 +376,7 @@ def test_reminder_texts_in_three_languages(app, client, admin, reminding, twilio
 
 
 def test_email_reminder_through_smtp_with_its_subject_and_a_working_link(app, client, admin, seeded,
-                                                                        smtp):  # noqa: F811
+                                                                        smtp):
     res = client.patch("/api/v1/surveys/ces-chat", headers=admin,
                        json={"delay_seconds": 1, "quiet_hours": None,
                              "reminder": {"after_seconds": 3600, "max": 1}})
