@@ -18,6 +18,11 @@ def new_response_id() -> str:
     return uuid.uuid4().hex
 
 
+def _same_channel(context) -> str:
+    """An answer written without its way back came back on the channel it was asked on."""
+    return context.get_current_parameters()["channel"]
+
+
 class Xid8(UserDefinedType):
     """PostgreSQL's 64-bit transaction id (xid8), read and written as its decimal text."""
 
@@ -45,7 +50,9 @@ class Response(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     recording_url: Mapped[str | None] = mapped_column(String(500))
     anonymous: Mapped[bool] = mapped_column(default=False)
+    # The channel the invitation went out on, and the way the answer came back (web for an email link).
     channel: Mapped[str] = mapped_column(String(16))
+    answer_channel: Mapped[str] = mapped_column(String(16), default=_same_channel)
     interaction_type: Mapped[str | None] = mapped_column(String(16))
     agent_id: Mapped[str | None] = mapped_column(String(128))
     team: Mapped[str | None] = mapped_column(String(128))

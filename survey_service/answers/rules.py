@@ -82,18 +82,19 @@ class KeptTime:
         return case((anonymous, func.date_trunc(constant("day"), moment, constant("UTC"))), else_=moment)
 
 
-def response_values(take, *, response_id, channel, now, reason) -> dict:
+def response_values(take, *, response_id, answer_channel, now, reason) -> dict:
     """SQL: the columns of the response stored from `take` (a row of the answer statement).
 
     `take` carries the target's names (answers.service) plus `score` and `anonymous`, the latter
     already decided by StoredAnonymous; linking columns are NULL and the time kept to the day when
-    it is set.
+    it is set. `channel` is the invitation's, `answer_channel` the way the answer came back.
     """
     anonymous = take.c.anonymous
     values = {
         "id": response_id, "survey_id": take.c.survey_id, "metric": take.c.metric,
         "score": take.c.score, "reason": reason, "recording_url": null(), "anonymous": anonymous,
-        "channel": channel, "interaction_type": take.c.interaction_type,
+        "channel": take.c.channel, "answer_channel": answer_channel,
+        "interaction_type": take.c.interaction_type,
         "agent_id": take.c.agent_id, "team": take.c.team, "queue": take.c.queue,
         "locale": take.c.locale, "answered_at": KeptTime.sql(now, anonymous),
     }

@@ -24,7 +24,9 @@ class AnswerOutSchema(Schema):
     score = fields.Integer()
     reason = fields.String(allow_none=True)
     anonymous = fields.Boolean()
-    channel = fields.String()
+    channel = fields.String(metadata={"description": "The channel the invitation went out on."})
+    answer_channel = fields.String(metadata={
+        "description": "The way the answer came back: web (the page or this API), sms or ivr."})
     answered_at = fields.String(metadata={"description": "a date only, for anonymous answers"})
     incentive_code = fields.String(metadata={
         "description": "The incentive code this answer earned (XXXXX-XXXXX); absent when none."})

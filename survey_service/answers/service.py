@@ -113,7 +113,7 @@ def clean_reason(reason: str | None) -> str | None:
 # -- the answer statement's parts -----------------------------------------------------------------
 
 # Names of the target row that the writes read (besides those a path adds for itself).
-TARGET = ("id", "locale", "survey_id", "interaction_id", "metric", "scale_min", "scale_max",
+TARGET = ("id", "channel", "locale", "survey_id", "interaction_id", "metric", "scale_min", "scale_max",
           "anonymity", "interaction_type", "agent_id", "team", "queue", "customer_id",
           "wants_anonymous")
 _inv, _survey, _interaction, _conv = (Invitation.__table__, Survey.__table__, Interaction.__table__,
@@ -128,7 +128,8 @@ def answer_target(where, *extra: str, aliases=None, newest: bool = False):
     """
     i, s, n, c = aliases or (_inv, _survey, _interaction, _conv)
     available = {
-        "id": i.c.id, "status": i.c.status, "expires_at": i.c.expires_at, "locale": i.c.locale,
+        "id": i.c.id, "channel": i.c.channel, "status": i.c.status, "expires_at": i.c.expires_at,
+        "locale": i.c.locale,
         "survey_id": i.c.survey_id, "interaction_id": i.c.interaction_id, "metric": s.c.metric,
         "scale_min": s.c.scale_min, "scale_max": s.c.scale_max, "anonymity": s.c.anonymity,
         "texts": s.c.texts, "interaction_type": n.c.type.label("interaction_type"),
@@ -198,7 +199,8 @@ def answer_writes(target, *, reason, guard_of: Callable[[CTE], CTE] | None = Non
     columns = Response.__table__.c
     values = rules.response_values(
         take, response_id=bindparam("response_id", type_=columns.id.type),
-        channel=bindparam("answer_channel", type_=columns.channel.type), now=now, reason=reason)
+        answer_channel=bindparam("answer_channel", type_=columns.answer_channel.type), now=now,
+        reason=reason)
     stored = (insert(Response.__table__)
               .from_select(list(values), select(*values.values()).select_from(
                   take.join(won, won.c.id == take.c.id)))
@@ -299,6 +301,6 @@ def response_body(response_id: str) -> dict:
     answered = response.answered_at
     return {"id": response.id, "survey": survey_key, "metric": response.metric,
             "score": response.score, "reason": response.reason, "anonymous": response.anonymous,
-            "channel": response.channel,
+            "channel": response.channel, "answer_channel": response.answer_channel,
             "answered_at": answered.date().isoformat() if response.anonymous else answered.isoformat()}
 

@@ -33,7 +33,10 @@ class ScoreRowSchema(Schema):
     agent = fields.String(allow_none=True)
     team = fields.String(allow_none=True)
     queue = fields.String(allow_none=True)
-    channel = fields.String(allow_none=True)
+    channel = fields.String(allow_none=True, metadata={"description": "The channel the invitation went "
+                                                                      "out on."})
+    answer_channel = fields.String(allow_none=True, metadata={
+        "description": "The way the answer came back: web, sms or ivr."})
     interaction_type = fields.String(allow_none=True)
     survey = fields.String(allow_none=True)
     bucket = fields.String(metadata={"description": "Bucket start, ISO 8601 in the asked time zone."})
@@ -75,6 +78,8 @@ class FeedQuerySchema(HalfOpenRange):
     metric = Text(validate=validate.OneOf(METRICS))
     channel = Text(validate=validate.Length(1, 16),
                    metadata={"description": "The channel the invitation went out on."})
+    answer_channel = Text(validate=validate.Length(1, 16), metadata={
+        "description": "The way the answer came back: web (the page or the answers API), sms or ivr."})
     agent = Text(validate=validate.Length(1, 128))
     team = Text(validate=validate.Length(1, 128))
     queue = Text(validate=validate.Length(1, 128))
@@ -98,7 +103,10 @@ class FeedRowSchema(Schema):
     score = fields.Integer(required=True)
     reason = fields.String(required=True, allow_none=True)
     anonymous = fields.Boolean(required=True)
-    channel = fields.String(required=True)
+    channel = fields.String(required=True,
+                            metadata={"description": "The channel the invitation went out on."})
+    answer_channel = fields.String(required=True, metadata={
+        "description": "The way the answer came back: web (the page or the answers API), sms or ivr."})
     answered_at = fields.String(required=True, metadata={
         "description": "ISO 8601 with offset; the date only (YYYY-MM-DD) on an anonymous answer."})
     agent = fields.String(required=True, allow_none=True)

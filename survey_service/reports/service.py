@@ -20,6 +20,7 @@ GROUP_COLUMNS = {
     "team": Response.team,
     "queue": Response.queue,
     "channel": Response.channel,
+    "answer_channel": Response.answer_channel,
     "interaction_type": Response.interaction_type,
 }
 GROUP_KEYS = (*GROUP_COLUMNS, "survey")

@@ -106,7 +106,7 @@ def test_an_anonymous_answer_keeps_nothing_of_the_person(app, client, admin, see
         assert not any(p in flat for p in personal)
         assert body["id"] == stored["id"] and "T" not in body["answered_at"]
         assert set(body) <= {"id", "survey", "metric", "score", "reason", "anonymous", "channel",
-                             "answered_at", "incentive_code"}
+                             "answer_channel", "answered_at", "incentive_code"}
     # nothing in the database points from the answer back to its invitation or interaction
     assert _rows_that_may_point_at(app, stored["id"]) == []
     # no log line ties the answer to the person, the invitation or the interaction
