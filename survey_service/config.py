@@ -53,6 +53,9 @@ class Defaults:
     SWEEP_BATCH = 500
     SMS_REASON_WINDOW_SECONDS = 3600
     INCENTIVE_CODE_DAYS = 90  # an incentive code can be redeemed this many days after it was earned
+    REPORT_TIMEZONES = "UTC,Asia/Shanghai"  # zones whose days the score rollups count; others read slots
+    ROLLUP_SECONDS = 60.0  # how often answers are counted into the rollups (reports read the rest raw)
+    ROLLUP_BATCH = 50_000  # answers counted per statement
     API_KEY_CACHE_SECONDS = 10.0  # how long a process trusts a key it looked up; 0 looks up every call
 
 

@@ -6,7 +6,8 @@ from survey_service.delivery.models import OutboxMessage
 from survey_service.incentives.models import IncentiveCode
 from survey_service.interactions.models import Interaction
 from survey_service.invitations.models import Invitation, OptOut
+from survey_service.reports.models import RollupMark, ScoreRollup
 from survey_service.surveys.models import Survey
 
 __all__ = ["ApiKey", "Conversation", "InboundMessage", "IncentiveCode", "Interaction", "Invitation", "OptOut",
-           "OutboxMessage", "Response", "Survey"]
+           "OutboxMessage", "Response", "RollupMark", "ScoreRollup", "Survey"]

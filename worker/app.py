@@ -5,6 +5,7 @@ from worker.schedule import beat_schedule
 
 flask_app = create_app()
 celery_app = flask_app.extensions["celery"]
-celery_app.conf.beat_schedule = beat_schedule(flask_app.config["SWEEP_SECONDS"])
+celery_app.conf.beat_schedule = beat_schedule(flask_app.config["SWEEP_SECONDS"],
+                                             flask_app.config["ROLLUP_SECONDS"])
 
 import worker.tasks  # noqa: E402,F401  (task registration, after the app is configured)

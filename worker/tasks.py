@@ -12,6 +12,7 @@ from survey_service.extensions import db
 from survey_service.incentives import delivery as incentive_delivery
 from survey_service.incentives.service import SEND_TASK, pending_sends
 from survey_service.invitations.sweeper import sweep as run_sweep
+from survey_service.reports.rollups import roll_up_all
 
 
 @shared_task(name="survey.sweep", ignore_result=True)
@@ -39,6 +40,12 @@ def reconcile() -> int:
     settled = reconcile_sending()
     db.session.commit()
     return settled
+
+
+@shared_task(name="survey.roll_up", ignore_result=True)
+def roll_up() -> dict:
+    """Count new answers into the score rollups; reports read what is not counted yet raw."""
+    return roll_up_all()
 
 
 @shared_task(name="survey.forget_conversations", ignore_result=True)

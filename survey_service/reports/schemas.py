@@ -5,9 +5,17 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate
 from webargs.fields import DelimitedList
 
-from survey_service.reports.service import BUCKETS, GROUP_KEYS
+from survey_service.reports.service import BUCKETS, GROUP_KEYS, attribute_name
 from survey_service.surveys.models import METRICS
 from survey_service.validation import HalfOpenRange, Instant, Text, TimeZone
+
+
+def _group_key(value: str) -> None:
+    """A score group key: one of GROUP_KEYS, or attributes.<name> of an interaction attribute."""
+    name = attribute_name(value)
+    if value in GROUP_KEYS or (name and len(name) <= 64):
+        return
+    raise ValidationError(f"Unknown group '{value}'; use {', '.join(GROUP_KEYS)} or attributes.<name>.")
 
 
 class ScoresQuerySchema(HalfOpenRange):
@@ -17,8 +25,9 @@ class ScoresQuerySchema(HalfOpenRange):
     start = Instant(data_key="from", metadata={"description": "ISO 8601 with offset; inclusive."})
     end = Instant(data_key="to", metadata={"description": "ISO 8601 with offset; exclusive."})
     group_by = DelimitedList(
-        Text(validate=validate.OneOf(GROUP_KEYS, error="Unknown group '{input}'; use {choices}.")),
-        load_default=list, metadata={"description": f"Comma list of: {', '.join(GROUP_KEYS)}."})
+        Text(validate=_group_key), load_default=list,
+        metadata={"description": f"Comma list of: {', '.join(GROUP_KEYS)}, and attributes.<name> for an "
+                                 "interaction attribute (read from the answers, not the rollups)."})
     bucket = Text(validate=validate.OneOf(BUCKETS))
     tz = TimeZone(load_default="UTC",
                   metadata={"description": "IANA time zone for buckets, such as Asia/Shanghai."})
@@ -39,7 +48,13 @@ class ScoreRowSchema(Schema):
         "description": "The way the answer came back: web, sms or ivr."})
     interaction_type = fields.String(allow_none=True)
     survey = fields.String(allow_none=True)
+    attributes = fields.Dict(keys=fields.String(), values=fields.String(allow_none=True), metadata={
+        "description": "The asked attributes.<name> groups, by name; null where an interaction has none "
+                       "(anonymous answers keep no interaction, so theirs is null)."})
     bucket = fields.String(metadata={"description": "Bucket start, ISO 8601 in the asked time zone."})
+    day_only = fields.Boolean(metadata={
+        "description": "Hour buckets only: true on the row of a day's anonymous answers, which keep only "
+                       "their day; its bucket is that day's start."})
     n = fields.Integer()
     score = fields.Float(allow_none=True)
     ci95 = fields.List(fields.Float(), allow_none=True)

@@ -22,6 +22,8 @@ class Rule:
     metric: str
     positive_min: int | None = None
     higher_is_easier: bool | None = None
+    scale_min: int | None = None
+    scale_max: int | None = None
 
 
 def is_positive(score: int, rule: Rule) -> bool:
@@ -67,13 +69,20 @@ def mean_and_sd(distribution: dict[int, int]) -> tuple[int, float | None, float 
     return n, mean, math.sqrt(ss / (n - 1))
 
 
-def t_interval(distribution: dict[int, int]) -> list[float] | None:
-    """Student t 95% interval of the mean; None below two answers, where no spread can be estimated."""
+def t_interval(distribution: dict[int, int], scale: tuple[int, int] | None = None) -> list[float] | None:
+    """Student t 95% interval of the mean, clamped to the scale; None below two answers.
+
+    With few answers the t interval runs past the scale's ends (2 answers of 5 and 4 on 1-5 give
+    [-1.85, 10.85]); no mean can lie there, so the interval stops at the scale.
+    """
     n, mean, sd = mean_and_sd(distribution)
     if sd is None:
         return None
     half = float(student_t.ppf(0.975, n - 1)) * sd / math.sqrt(n)
-    return [round(mean - half, 2), round(mean + half, 2)]
+    low, high = mean - half, mean + half
+    if scale is not None:
+        low, high = max(low, scale[0]), min(high, scale[1])
+    return [round(low, 2), round(high, 2)]
 
 
 def nps_interval(promoters: int, detractors: int, n: int, z: float = Z95) -> list[float] | None:
@@ -85,11 +94,13 @@ def nps_interval(promoters: int, detractors: int, n: int, z: float = Z95) -> lis
     return [_pct(max(-1.0, p - q - half)), _pct(min(1.0, p - q + half))]
 
 
-def summarize(metric: str, distribution: dict[int, int], positive: int = 0) -> dict:
+def summarize(metric: str, distribution: dict[int, int], positive: int = 0,
+              scale: tuple[int, int] | None = None) -> dict:
     """The score fields of a row, given its distribution and how many answers were positive or easy.
 
     `positive` is counted per answer under each answer's own survey rule (see Tally), so rows that merge
-    surveys with different thresholds stay correct.
+    surveys with different thresholds stay correct. `scale` bounds a mean's interval (the widest of
+    the row's surveys).
     """
     n, mean, _ = mean_and_sd(distribution)
     out: dict = {"n": n, "score": None, "ci95": None, "small_sample": n < SMALL_SAMPLE,
@@ -102,7 +113,7 @@ def summarize(metric: str, distribution: dict[int, int], positive: int = 0) -> d
     if metric == "csat":
         out.update(score=_pct(positive / n), ci95=wilson(positive, n))
     elif metric in MEAN_METRICS:
-        out.update(score=round(mean, 2), ci95=t_interval(distribution),
+        out.update(score=round(mean, 2), ci95=t_interval(distribution, scale),
                    pct_easy=_pct(positive / n), pct_easy_ci95=wilson(positive, n))
     elif metric == "nps":
         promoters = sum(c for s, c in distribution.items() if s >= PROMOTER_MIN)
@@ -119,16 +130,20 @@ class Tally:
 
     distribution: Counter = field(default_factory=Counter)
     positive: int = 0
+    scale: tuple[int, int] | None = None
 
     def add(self, score: int, rule: Rule, count: int = 1) -> None:
         """Count `count` answers of `score`, judged positive or easy by their own survey's rule."""
         self.distribution[score] += count
         if is_positive(score, rule):
             self.positive += count
+        if rule.scale_min is not None and rule.scale_max is not None:
+            low, high = self.scale or (rule.scale_min, rule.scale_max)
+            self.scale = (min(low, rule.scale_min), max(high, rule.scale_max))
 
     def summary(self, metric: str) -> dict:
         """The row's score fields."""
-        return summarize(metric, self.distribution, self.positive)
+        return summarize(metric, self.distribution, self.positive, self.scale)
 
 
 def score_distribution(distribution: dict[int, int], rule: Rule) -> dict:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, datetime, time, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, case, func, literal, select, union_all
 
 from survey_service.answers.models import Response
 from survey_service.extensions import db
+from survey_service.interactions.models import Interaction
+from survey_service.reports import rollups
+from survey_service.reports.models import SLOTS, ScoreRollup
 from survey_service.reports.scoring import Rule, Tally
 from survey_service.surveys.models import Survey
 from survey_service.surveys.service import default_positive_min
@@ -24,7 +28,12 @@ GROUP_COLUMNS = {
     "interaction_type": Response.interaction_type,
 }
 GROUP_KEYS = (*GROUP_COLUMNS, "survey")
+# The rollup column of each group key (the survey is its survey_id).
+ROLLUP_COLUMNS = {key: column.key for key, column in GROUP_COLUMNS.items()}
 BUCKETS = ("hour", "day", "week", "month")
+ATTRIBUTE_PREFIX = "attributes."
+MAX_ATTRIBUTE_KEY = len(ATTRIBUTE_PREFIX) + 64
+_DAY = timedelta(days=1)
 
 
 class UnknownSurvey(LookupError):
@@ -65,19 +74,26 @@ def _survey_rules() -> dict[int, tuple[str, Rule]]:
             higher = metric == "ces"
         if positive_min is None:
             positive_min = default_positive_min(metric, lo, hi, higher)
-        rules[sid] = (key, Rule(metric, positive_min, higher))
+        rules[sid] = (key, Rule(metric, positive_min, higher, lo, hi))
     return rules
 
 
-def _sort_key(group_values: tuple, bucket: datetime | None) -> tuple:
-    """Group values in order with missing ones last, then time."""
-    return (*((v is None, v or "") for v in group_values), bucket or datetime.min.replace(tzinfo=UTC))
+def _sort_key(group_values: tuple, bucket: datetime | None, day_only: bool) -> tuple:
+    """Group values in order with missing ones last, then time, a day's anonymous row after its hours."""
+    return (*((v is None, v or "") for v in group_values), bucket or datetime.min.replace(tzinfo=UTC),
+            day_only)
 
 
-def grouping(group_by, bucket: str | None, keys: tuple[str, ...]) -> list[str]:
+def attribute_name(key: str) -> str | None:
+    """The interaction attribute a group key names (`attributes.campaign`), else None."""
+    return key[len(ATTRIBUTE_PREFIX):] if key.startswith(ATTRIBUTE_PREFIX) else None
+
+
+def grouping(group_by, bucket: str | None, keys: tuple[str, ...], *, attributes: bool = False) -> list[str]:
     """The asked group keys, each once and in order; ValueError naming an unknown key or bucket."""
     group_by = list(dict.fromkeys(group_by))
-    unknown = [k for k in group_by if k not in keys]
+    unknown = [k for k in group_by
+               if k not in keys and not (attributes and attribute_name(k) and len(k) <= MAX_ATTRIBUTE_KEY)]
     if unknown:
         raise ValueError(f"unknown group key(s): {', '.join(unknown)}")
     if bucket is not None and bucket not in BUCKETS:
@@ -85,19 +101,147 @@ def grouping(group_by, bucket: str | None, keys: tuple[str, ...]) -> list[str]:
     return group_by
 
 
+class _Query(NamedTuple):
+    """What one score query asks, as the parts of its statement read it."""
+
+    metric: str
+    survey_id: int | None
+    group_by: list[str]
+    bucket: str | None
+    tz: str
+
+
+def _bucket(query: _Query, moment, day_only):
+    """SQL: the bucket start of a placed time; a day-only (anonymous) one takes its day in hour buckets."""
+    unit = literal(query.bucket)
+    if query.bucket == "hour":
+        unit = case((day_only, literal("day")), else_=unit)
+    return func.date_trunc(unit, moment, literal(query.tz))
+
+
+def _in(moment, start, end) -> list:
+    return [c for c in (moment >= start if start is not None else None,
+                        moment < end if end is not None else None) if c is not None]
+
+
+def _near(column, start, end) -> list:
+    """A range on the stored column that holds every placed time in [start, end) (an index can read it)."""
+    return _in(column, start - _DAY if start is not None else None, end + _DAY if end is not None else None)
+
+
+def _raw_part(query: _Query, start, end, *where):
+    """Answers read one by one: those placed in [start, end) and matching `where`, each counted once."""
+    placed = rollups.effective_time(Response.answered_at, Response.anonymous, query.tz)
+    columns = []
+    source = Response.__table__
+    for key in query.group_by:
+        name = attribute_name(key)
+        if name is not None:
+            columns.append(Interaction.attributes[name].as_string().label(key))
+            continue
+        if key != "survey":
+            columns.append(GROUP_COLUMNS[key].label(key))
+    if any(attribute_name(k) for k in query.group_by):
+        source = source.outerjoin(Interaction.__table__, Interaction.id == Response.interaction_id)
+    columns += [Response.survey_id.label("survey_id"), Response.score.label("score")]
+    if query.bucket is not None:
+        columns.append(_bucket(query, placed, Response.anonymous).label("bucket"))
+        columns.append(Response.anonymous.label("day_only"))
+    conditions = [Response.metric == query.metric, *_near(Response.answered_at, start, end),
+                  *_in(placed, start, end), *where]
+    if query.survey_id is not None:
+        conditions.append(Response.survey_id == query.survey_id)
+    return select(*columns, literal(1).label("n")).select_from(source).where(and_(*conditions))
+
+
+def _rollup_part(query: _Query, grain: str, start, end):
+    """Rollup rows of `grain` placed in [start, end), with their counts."""
+    day_only = ScoreRollup.day_only
+    placed = ScoreRollup.period
+    if grain == SLOTS:
+        placed = case((day_only, rollups.kept_day_start(ScoreRollup.period, query.tz)), else_=placed)
+    columns = [getattr(ScoreRollup, ROLLUP_COLUMNS[k]).label(k) for k in query.group_by if k != "survey"]
+    columns += [ScoreRollup.survey_id.label("survey_id"), ScoreRollup.score.label("score")]
+    if query.bucket is not None:
+        columns.append(_bucket(query, placed, day_only).label("bucket"))
+        columns.append(day_only.label("day_only"))
+    conditions = [ScoreRollup.grain == grain, ScoreRollup.metric == query.metric,
+                  *_in(placed, start, end)]
+    if grain == SLOTS:
+        conditions += _near(ScoreRollup.period, start, end)
+    if query.survey_id is not None:
+        conditions.append(ScoreRollup.survey_id == query.survey_id)
+    return select(*columns, ScoreRollup.n.label("n")).where(and_(*conditions))
+
+
+def _grain(query: _Query, start, end) -> str | None:
+    """The rollup grain that can answer the query, or None when only the raw answers can.
+
+    A report zone's days serve day, week and month buckets (and none) in that zone; 15-minute slots
+    serve hours and other zones. Attributes are not rolled up: those queries read the answers.
+    """
+    if any(attribute_name(k) for k in query.group_by):
+        return None
+    if query.tz in rollups.report_zones() and query.bucket != "hour":
+        return query.tz
+    if rollups.quarter_hour_zone(ZoneInfo(query.tz), start, end):
+        return SLOTS
+    return None
+
+
+def _parts(query: _Query, start, end, use_rollups: bool) -> list:
+    """The statement's parts: rollup rows for the whole periods, raw answers for the rest.
+
+    With a grain: the rows it counted for the periods wholly inside [start, end); the answers it has
+    not counted yet (after its mark, or held back by a reason step) in those periods; and every
+    answer in the partial periods at the ends. Each answer is in exactly one part.
+    """
+    grain = _grain(query, start, end) if use_rollups else None
+    if grain is not None:
+        first, last = (rollups.slot_bounds(start, end) if grain == SLOTS
+                       else rollups.day_bounds(start, end, grain))
+        if first is not None and last is not None and first >= last:
+            grain = None
+    if grain is None:
+        return [_raw_part(query, start, end)]
+    mark = rollups.mark_of(grain)
+    parts = [_rollup_part(query, grain, first, last),
+             _raw_part(query, first, last, rollups.after_mark(mark)),
+             _raw_part(query, first, last, ~rollups.after_mark(mark), rollups.held_back())]
+    if start is not None and first > start:
+        parts.append(_raw_part(query, start, first))
+    if end is not None and last < end:
+        parts.append(_raw_part(query, last, end))
+    return parts
+
+
+def score_counts(metric: str, start: datetime | None = None, end: datetime | None = None,
+                 group_by=(), bucket: str | None = None, tz: str = "UTC", survey_id: int | None = None,
+                 use_rollups: bool = True):
+    """SQL: answers counted by group values, survey, score and bucket: the rollups plus the raw rest."""
+    query = _Query(metric, survey_id, list(group_by), bucket, tz)
+    union = union_all(*_parts(query, start, end, use_rollups)).subquery("u")
+    keys = [union.c[k] for k in query.group_by if k != "survey"]
+    keys += [union.c.survey_id, union.c.score]
+    if bucket is not None:
+        keys += [union.c.bucket, union.c.day_only if bucket == "hour" else literal(False).label("day_only")]
+    return select(func.sum(union.c.n).label("count"), *keys).group_by(*keys)
+
+
 def scores(metric: str, start: datetime | None = None, end: datetime | None = None,
            group_by: list[str] | tuple[str, ...] = (), bucket: str | None = None, tz: str = "UTC",
-           survey_key: str | None = None) -> list[dict]:
-    """Score rows for `metric` over answers in [start, end), grouped by `group_by` and time `bucket`.
+           survey_key: str | None = None, *, use_rollups: bool = True) -> list[dict]:
+    """Score rows for `metric` over answers placed in [start, end), grouped by `group_by` and `bucket`.
 
     Rows are sorted by group values, then bucket; a row's answers may come from several surveys, each
-    judged positive or easy by its own survey's threshold.
+    judged positive or easy by its own survey's threshold. An anonymous answer keeps only its day: it
+    is placed at that day's start in `tz`, and in hour buckets it is counted in a row of its own for
+    the day (`day_only: true`), not in the midnight hour. `use_rollups=False` reads every answer.
     """
-    group_by = grouping(group_by, bucket, GROUP_KEYS)
+    group_by = grouping(group_by, bucket, GROUP_KEYS, attributes=True)
     zone = ZoneInfo(tz)
     rules = _survey_rules()
-
-    conditions = [Response.metric == metric]
+    survey_id = None
     if survey_key is not None:
         survey_id = next((sid for sid, (key, _) in rules.items() if key == survey_key), None)
         if survey_id is None:
@@ -105,32 +249,29 @@ def scores(metric: str, start: datetime | None = None, end: datetime | None = No
         if rules[survey_id][1].metric != metric:
             raise SurveyMetricMismatch(
                 f"Survey '{survey_key}' measures {rules[survey_id][1].metric}, not {metric}.")
-        conditions.append(Response.survey_id == survey_id)
-    if start is not None:
-        conditions.append(Response.answered_at >= start)
-    if end is not None:
-        conditions.append(Response.answered_at < end)
-
-    columns = [GROUP_COLUMNS[k].label(k) for k in group_by if k != "survey"]
-    columns += [Response.survey_id.label("survey_id"), Response.score.label("score")]
-    if bucket is not None:
-        columns.append(Response.answered_at.label("answered_at"))
-    # Counting equal rows in the database keeps the stream short (anonymous answers share their day).
-    stmt = (select(func.count().label("count"), *columns).where(and_(*conditions)).group_by(*columns)
-            .execution_options(yield_per=5000))
+    stmt = score_counts(metric, start, end, group_by, bucket, tz, survey_id, use_rollups)
 
     tallies: dict[tuple, Tally] = defaultdict(Tally)
     for row in db.session.execute(stmt).mappings():
         key_of_survey, rule = rules[row["survey_id"]]
         group_values = tuple(key_of_survey if k == "survey" else row[k] for k in group_by)
-        when = bucket_start(row["answered_at"], bucket, zone) if bucket is not None else None
-        tallies[(group_values, when)].add(row["score"], rule, row["count"])
+        when = row["bucket"] if bucket is not None else None
+        day_only = bool(row["day_only"]) if bucket is not None else False
+        tallies[(group_values, when, day_only)].add(row["score"], rule, int(row["count"]))
 
     rows = []
-    for group_values, when in sorted(tallies, key=lambda k: _sort_key(*k)):
-        row: dict = dict(zip(group_by, group_values, strict=True))
+    for group_values, when, day_only in sorted(tallies, key=lambda k: _sort_key(*k)):
+        row: dict = {}
+        for key, value in zip(group_by, group_values, strict=True):
+            name = attribute_name(key)
+            if name is None:
+                row[key] = value
+            else:
+                row.setdefault("attributes", {})[name] = value
         if when is not None:
             row["bucket"] = when.astimezone(zone).isoformat()
-        row.update(tallies[(group_values, when)].summary(metric))
+            if bucket == "hour":
+                row["day_only"] = day_only
+        row.update(tallies[(group_values, when, day_only)].summary(metric))
         rows.append(row)
     return rows
