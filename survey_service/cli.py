@@ -1,4 +1,4 @@
-"""Command line: `survey-service up | keys | surveys | outbox`; each brings the database up to date."""
+"""Command line: `survey-service up | keys | surveys | rollups | outbox`; each migrates the database first."""
 
 from __future__ import annotations
 
@@ -134,6 +134,48 @@ def surveys_list() -> None:
     table += [(s.key, s.metric, ",".join(s.channels) or "-", "yes" if s.active else "no")
               for s in list_surveys()]
     _print_table(table)
+
+
+# -- rollups --------------------------------------------------------------------------------------
+
+
+@main.group("rollups")
+def rollups_group() -> None:
+    """Score rollups: count new answers now, or count every answer again."""
+
+
+@rollups_group.command("run")
+def rollups_run() -> None:
+    """Count every answer not counted yet into each grain (the beat task does this every minute)."""
+    _roll_up_every_grain(open_app().config["ROLLUP_BATCH"])
+
+
+@rollups_group.command("rebuild")
+def rollups_rebuild() -> None:
+    """Forget the rollups and count every answer again: after changing SURVEY_REPORT_TIMEZONES."""
+    from survey_service.reports import rollups
+
+    app = open_app()
+    rollups.rebuild()
+    _roll_up_every_grain(app.config["ROLLUP_BATCH"])
+
+
+def _roll_up_every_grain(batch: int) -> None:
+    """Each grain up to date, with a progress bar on a terminal and a one-line summary."""
+    from tqdm import tqdm
+
+    from survey_service.reports import rollups
+
+    started, counted = time.monotonic(), 0
+    grains = rollups.grains()
+    for grain in grains:
+        with tqdm(total=rollups.pending(grain), desc=grain or "slots", unit=" answers",
+                  disable=not sys.stderr.isatty()) as bar:
+            while done := rollups.roll_up(grain, batch):
+                bar.update(done)
+                counted += done
+    click.echo(f"Counted {counted:,} answers into {len(grains)} grains in "
+               f"{time.monotonic() - started:.1f} s.")
 
 
 @main.command()

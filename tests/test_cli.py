@@ -149,3 +149,35 @@ def test_a_command_reuses_a_running_server_and_leaves_it_running(embedded):
     assert result.exit_code == 0, result.output
     assert embedded.running_pid() == pid
     assert embedded.answers()
+
+
+def test_rollups_run_counts_new_answers_once_and_rebuild_counts_all_again(fresh_db):
+    from datetime import UTC, datetime
+
+    from sqlalchemy import func, insert, select
+
+    from survey_service.answers.models import Response, new_response_id
+    from survey_service.extensions import db
+    from survey_service.migrate import upgrade_database
+    from survey_service.reports.models import ScoreRollup
+    from survey_service.surveys.models import Survey
+    from survey_service.surveys.service import seed_default_surveys
+
+    app = create_app()
+    upgrade_database(app)
+    with app.app_context():
+        seed_default_surveys()
+        sid = db.session.scalar(select(Survey.id).where(Survey.key == "csat-call"))
+        db.session.execute(insert(Response), [
+            {"id": new_response_id(), "survey_id": sid, "metric": "csat", "score": 1 + n % 5,
+             "channel": "sms", "answered_at": datetime(2026, 11, 1, n % 24, tzinfo=UTC)} for n in range(30)])
+        db.session.commit()
+    grains = len(app.config["REPORT_TIMEZONES"].split(",")) + 1
+    first = cli("rollups", "run")
+    assert first.exit_code == 0, first.output
+    assert first.stdout.strip() == f"Counted {30 * grains} answers into {grains} grains in " \
+                                   f"{first.stdout.split(' in ')[-1].strip()}"
+    assert cli("rollups", "run").stdout.startswith("Counted 0 answers")
+    assert cli("rollups", "rebuild").stdout.startswith(f"Counted {30 * grains} answers")
+    with app.app_context():
+        assert db.session.scalar(select(func.sum(ScoreRollup.n))) == 30 * grains

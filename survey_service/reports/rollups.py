@@ -137,6 +137,11 @@ def roll_up(grain: str, batch: int) -> int:
     return last.rows
 
 
+def pending(grain: str) -> int:
+    """How many answers the grain has not counted yet (read by the feed index)."""
+    return db.session.scalar(select(func.count()).select_from(Response).where(after_mark(mark_of(grain))))
+
+
 def roll_up_all(batch: int | None = None, max_batches: int = 100) -> dict[str, int]:
     """Bring every grain up to date (at most `max_batches` statements each); counts by grain."""
     batch = batch or current_app.config["ROLLUP_BATCH"]
