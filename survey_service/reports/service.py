@@ -111,6 +111,11 @@ class _Query(NamedTuple):
     tz: str
 
 
+def _label(query: _Query, key: str) -> str:
+    """The SQL name of a group column: its place, since an attribute's name is no SQL identifier."""
+    return f"g{query.group_by.index(key)}"
+
+
 def _bucket(query: _Query, moment, day_only):
     """SQL: the bucket start of a placed time; a day-only (anonymous) one takes its day in hour buckets."""
     unit = literal(query.bucket)
@@ -137,10 +142,10 @@ def _raw_part(query: _Query, start, end, *where):
     for key in query.group_by:
         name = attribute_name(key)
         if name is not None:
-            columns.append(Interaction.attributes[name].as_string().label(key))
+            columns.append(Interaction.attributes[name].as_string().label(_label(query, key)))
             continue
         if key != "survey":
-            columns.append(GROUP_COLUMNS[key].label(key))
+            columns.append(GROUP_COLUMNS[key].label(_label(query, key)))
     if any(attribute_name(k) for k in query.group_by):
         source = source.outerjoin(Interaction.__table__, Interaction.id == Response.interaction_id)
     columns += [Response.survey_id.label("survey_id"), Response.score.label("score")]
@@ -160,7 +165,8 @@ def _rollup_part(query: _Query, grain: str, start, end):
     placed = ScoreRollup.period
     if grain == SLOTS:
         placed = case((day_only, rollups.kept_day_start(ScoreRollup.period, query.tz)), else_=placed)
-    columns = [getattr(ScoreRollup, ROLLUP_COLUMNS[k]).label(k) for k in query.group_by if k != "survey"]
+    columns = [getattr(ScoreRollup, ROLLUP_COLUMNS[k]).label(_label(query, k))
+               for k in query.group_by if k != "survey"]
     columns += [ScoreRollup.survey_id.label("survey_id"), ScoreRollup.score.label("score")]
     if query.bucket is not None:
         columns.append(_bucket(query, placed, day_only).label("bucket"))
@@ -221,7 +227,7 @@ def score_counts(metric: str, start: datetime | None = None, end: datetime | Non
     """SQL: answers counted by group values, survey, score and bucket: the rollups plus the raw rest."""
     query = _Query(metric, survey_id, list(group_by), bucket, tz)
     union = union_all(*_parts(query, start, end, use_rollups)).subquery("u")
-    keys = [union.c[k] for k in query.group_by if k != "survey"]
+    keys = [union.c[_label(query, k)] for k in query.group_by if k != "survey"]
     keys += [union.c.survey_id, union.c.score]
     if bucket is not None:
         keys += [union.c.bucket, union.c.day_only if bucket == "hour" else literal(False).label("day_only")]
@@ -254,7 +260,7 @@ def scores(metric: str, start: datetime | None = None, end: datetime | None = No
     tallies: dict[tuple, Tally] = defaultdict(Tally)
     for row in db.session.execute(stmt).mappings():
         key_of_survey, rule = rules[row["survey_id"]]
-        group_values = tuple(key_of_survey if k == "survey" else row[k] for k in group_by)
+        group_values = tuple(key_of_survey if k == "survey" else row[f"g{i}"] for i, k in enumerate(group_by))
         when = row["bucket"] if bucket is not None else None
         day_only = bool(row["day_only"]) if bucket is not None else False
         tallies[(group_values, when, day_only)].add(row["score"], rule, int(row["count"]))

@@ -181,6 +181,13 @@ def test_scores_group_by_an_interaction_attribute(app, client, seeded, admin, ma
     bad = client.get("/api/v1/scores", query_string={"metric": "csat", "group_by": "attributes."},
                      headers=make_key("reports:read"))
     assert bad.status_code == 422 and "group_by" in bad.json["errors"]["query"]
+    for name in ('a"; DROP TABLE responses; --', "活动" * 32, "x" * 64, "band"):
+        res = client.get("/api/v1/scores", headers=make_key("reports:read"),
+                         query_string={"metric": "csat",
+                                       "group_by": f"attributes.{name},attributes.campaign"})
+        assert res.status_code == 200, res.json
+        assert sum(r["n"] for r in res.json["items"]) == 4
+        assert all(set(r["attributes"]) == {name, "campaign"} for r in res.json["items"])
 
 
 def test_a_mean_interval_never_leaves_the_scale(app, seeded):
