@@ -63,6 +63,7 @@ def stack(tmp_path, monkeypatch, new_database):
         "SURVEY_PUBLIC_BASE_URL": PUBLIC,
         "SURVEY_SECRET_KEY": "e2e-stack-secret-key-0123456789",
         "SURVEY_SWEEP_SECONDS": "1",
+        "SURVEY_ROLLUP_SECONDS": "1",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -146,3 +147,26 @@ def test_chat_survey_goes_out_by_email_and_its_answer_is_scored(stack):
     assert row["distribution"]["6"] == 1
     res = client.get("/api/v1/interactions/chat/chat-e2e", headers=admin)
     assert res.json["invitations"][0]["status"] == "answered"
+    [item] = client.get("/api/v1/responses", headers=admin).json["items"]
+    assert (item["channel"], item["answer_channel"]) == ("email", "web")
+    wait_for_rollups(app, logs)
+    assert client.get("/api/v1/scores?metric=ces", headers=admin).json["items"] == [row]
+
+
+def wait_for_rollups(app, logs: Path) -> None:
+    """Beat's roll-up task, run by the worker, counts the answer once into every grain."""
+    from survey_service.reports.models import ScoreRollup
+    from survey_service.reports.rollups import grains
+
+    deadline = time.monotonic() + MAIL_WAIT
+    while True:
+        with app.app_context():
+            counted = dict(db.session.execute(select(ScoreRollup.grain, func.sum(ScoreRollup.n))
+                                              .group_by(ScoreRollup.grain)).all())
+            expected = dict.fromkeys(grains(), 1)
+        if counted == expected:
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(f"rollups {counted}, not {expected}; worker log:\n"
+                        + (logs / "worker.log").read_text()[-4000:])
+        time.sleep(0.2)
