@@ -4,6 +4,7 @@ compiled statements, and request hooks trimmed for requests that never use them.
 from __future__ import annotations
 
 import functools
+from contextlib import contextmanager
 
 from flask import current_app, g
 from flask.globals import request_ctx
@@ -109,9 +110,17 @@ def commit_session() -> None:
 
 
 def rollback_unit() -> None:
-    """After a failed statement: roll back the session and reset the autocommit connection, if any."""
+    """After a failed statement: roll back the session and reset the autocommit connection, if any.
+
+    Inside a batch (BatchUnits) only the unit's savepoint is rolled back: the batch's earlier units stay.
+    """
     from survey_service.extensions import db
 
+    savepoint = g.get("unit_savepoint")
+    if savepoint is not None:
+        if savepoint.is_active:
+            savepoint.rollback()
+        return
     connection = g.get("unit_connection")
     if connection is not None:
         connection.rollback()
@@ -123,6 +132,61 @@ def close_unit_connection(_exc=None) -> None:
     connection = g.pop("unit_connection", None)
     if connection is not None:
         connection.close()
+
+
+class BatchUnits:
+    """Units of work run inside one transaction of the session, each in a savepoint, for imports.
+
+    The unit connection is then the session's own, so a unit's statements, the session's reads and
+    the batch's commit share one transaction: a failed unit is undone alone (rollback_unit rolls back
+    its savepoint), and nothing is written until commit(). Used as a context manager.
+    """
+
+    def __enter__(self) -> BatchUnits:
+        self._bind()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        g.pop("unit_savepoint", None)
+        g.pop("unit_connection", None)
+
+    def _bind(self) -> None:
+        from survey_service.extensions import db
+
+        g.unit_connection = db.session.connection()
+
+    @contextmanager
+    def savepoint(self):
+        """One unit: released when it ends, rolled back (alone) when it raises."""
+        from survey_service.extensions import db
+
+        savepoint = g.unit_savepoint = db.session.begin_nested()
+        db.session.connection()  # SAVEPOINT now: the unit's statements go past the session
+        try:
+            yield
+        except BaseException:
+            if savepoint.is_active:
+                savepoint.rollback()
+            raise
+        else:
+            if savepoint.is_active:
+                savepoint.commit()
+        finally:
+            g.pop("unit_savepoint", None)
+
+    def commit(self) -> None:
+        """Commit the batch so far and go on in a new transaction, with an empty identity map."""
+        from survey_service.extensions import db
+
+        db.session.commit()
+        db.session.expunge_all()
+        self._bind()
+
+    def rollback(self) -> None:
+        """Undo every unit since the last commit (a dry run ends so)."""
+        from survey_service.extensions import db
+
+        db.session.rollback()
 
 
 # -- request hooks --------------------------------------------------------------------------------
