@@ -116,10 +116,9 @@ def rollback_unit() -> None:
     """
     from survey_service.extensions import db
 
-    savepoint = g.get("unit_savepoint")
-    if savepoint is not None:
-        if savepoint.is_active:
-            savepoint.rollback()
+    batch = g.get("unit_savepoint")
+    if batch is not None:
+        batch.undo()
         return
     connection = g.get("unit_connection")
     if connection is not None:
@@ -139,10 +138,15 @@ class BatchUnits:
 
     The unit connection is then the session's own, so a unit's statements, the session's reads and
     the batch's commit share one transaction: a failed unit is undone alone (rollback_unit rolls back
-    its savepoint), and nothing is written until commit(). Used as a context manager.
+    to its savepoint), and nothing is written until commit(). A unit's savepoint is released as the
+    next one is set, in one round trip ("RELEASE SAVEPOINT unit; SAVEPOINT unit"), since the unit
+    statements themselves are one or two round trips. Used as a context manager.
     """
 
+    _NAME = "unit"
+
     def __enter__(self) -> BatchUnits:
+        self._held = False
         self._bind()
         return self
 
@@ -153,26 +157,34 @@ class BatchUnits:
     def _bind(self) -> None:
         from survey_service.extensions import db
 
-        g.unit_connection = db.session.connection()
+        connection = g.unit_connection = db.session.connection()
+        self._driver = connection.connection.driver_connection
+        self._held = False
+
+    def _run(self, sql: str) -> None:
+        with self._driver.cursor() as cursor:
+            cursor.execute(sql)
 
     @contextmanager
     def savepoint(self):
-        """One unit: released when it ends, rolled back (alone) when it raises."""
-        from survey_service.extensions import db
-
-        savepoint = g.unit_savepoint = db.session.begin_nested()
-        db.session.connection()  # SAVEPOINT now: the unit's statements go past the session
+        """One unit: undone alone when it raises; kept (released with the next) when it ends."""
+        self._run(f"RELEASE SAVEPOINT {self._NAME}; SAVEPOINT {self._NAME}" if self._held
+                  else f"SAVEPOINT {self._NAME}")
+        self._held = True
+        g.unit_savepoint = self
         try:
             yield
         except BaseException:
-            if savepoint.is_active:
-                savepoint.rollback()
+            self.undo()
             raise
-        else:
-            if savepoint.is_active:
-                savepoint.commit()
         finally:
             g.pop("unit_savepoint", None)
+
+    def undo(self) -> None:
+        """Roll back to the current unit's savepoint, once; the batch's earlier units stay."""
+        if self._held:
+            self._run(f"ROLLBACK TO SAVEPOINT {self._NAME}; RELEASE SAVEPOINT {self._NAME}")
+            self._held = False
 
     def commit(self) -> None:
         """Commit the batch so far and go on in a new transaction, with an empty identity map."""
@@ -187,6 +199,7 @@ class BatchUnits:
         from survey_service.extensions import db
 
         db.session.rollback()
+        self._held = False
 
 
 # -- request hooks --------------------------------------------------------------------------------
