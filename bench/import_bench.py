@@ -54,12 +54,14 @@ def rows(n: int) -> list[dict]:
 
 
 def body(row: dict) -> dict:
+    """A file row as the API's JSON item."""
     from survey_service.reports.imports import nested
 
     return nested(row)
 
 
 def make_app(url: str):
+    """The service's app on its own migrated database."""
     from survey_service import create_app
     from survey_service.migrate import upgrade_database
 
@@ -69,6 +71,7 @@ def make_app(url: str):
 
 
 def seed(app) -> str:
+    """The default surveys and an admin key (returned)."""
     from survey_service.auth import create_key
     from survey_service.extensions import db
     from survey_service.surveys.service import seed_default_surveys
@@ -81,6 +84,7 @@ def seed(app) -> str:
 
 
 def stored(app) -> tuple[int, int]:
+    """How many interactions and invitations the database holds."""
     from sqlalchemy import func, select
 
     from survey_service.extensions import db
@@ -133,6 +137,7 @@ def imported(url: str, path: Path, profile: bool) -> float:
 
 
 def main() -> None:
+    """Write the CSV, run both paths on databases of their own, print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--profile", action="store_true", help="Profile the import (slower).")

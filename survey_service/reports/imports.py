@@ -164,6 +164,7 @@ def open_table(path: Path, known: Callable[[str], bool]) -> Table:
 
 
 def _filled(cells: list) -> bool:
+    """Whether a row holds any cell at all (blank rows are skipped, not refused)."""
     return any(cell not in ("", None) for cell in cells)
 
 
@@ -327,6 +328,7 @@ def _run(table: Table, kind: str, store: Callable[[dict], bool], parse: Callable
 
 
 def _refuse(result: ImportResult, line: int, problems: list[tuple[str, str]]) -> None:
+    """Count the row refused and keep each of its problems for the report."""
     result.rejected += 1
     result.errors.extend(RowError(line, name, message) for name, message in problems)
 
@@ -346,6 +348,7 @@ def import_interactions(table: Table, *, dry_run: bool = False,
     """
 
     def store(data: dict) -> bool:
+        """The intake's own function; a conflicting replay is the row's refusal."""
         try:
             return intake.record_interaction(data).created
         except intake.ConflictingReplay:
@@ -375,9 +378,11 @@ def import_responses(table: Table, *, dry_run: bool = False,
     secret = current_app.config["SECRET_KEY"].encode()
 
     def parse(values: dict) -> dict:
+        """The row checked by the schema, then by its survey's rules."""
         return imported_response(_RESPONSE.load(values), surveys, secret)
 
     def store(row: dict) -> bool:
+        """Insert unless its import key is there; there with the same values is `unchanged`."""
         stored = db.session.execute(
             insert(_responses).values(**row)
             .on_conflict_do_nothing(index_elements=["survey_id", "import_key"],

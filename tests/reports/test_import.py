@@ -45,6 +45,7 @@ def cli(app, pg_url, tmp_path, monkeypatch):
 
 @pytest.fixture
 def reader(make_key):
+    """Headers of a key with the reports:read scope."""
     return make_key("reports:read")
 
 
@@ -60,6 +61,7 @@ def flat(body: dict) -> dict:
 
 
 def write_csv(path, rows: list[dict], columns: list[str] | None = None, encoding: str = "utf-8"):
+    """A CSV file of the rows under a header of `columns` (by default every key, in order)."""
     columns = columns or list(dict.fromkeys(k for row in rows for k in row))
     with open(path, "w", newline="", encoding=encoding) as out:
         writer = csv.DictWriter(out, columns)
@@ -87,6 +89,7 @@ def write_xlsx(path, rows: list[dict], columns: list[str] | None = None):
 
 
 def count(app, model, *where) -> int:
+    """Rows of `model` in the database, under the conditions."""
     with app.app_context():
         return db.session.scalar(select(func.count()).select_from(model).where(*where))
 
@@ -298,6 +301,7 @@ def test_ten_thousand_spreadsheet_rows_with_their_bad_rows_reported(cli, app, se
 
 
 def answer(**overrides) -> dict:
+    """A valid past answer as a file row; None drops a column's cell."""
     row = {"survey": "csat-call", "score": "4", "answered_at": ANSWERED.isoformat(), "agent": "a-7",
            "team": "t-1", "queue": "billing", "channel": "sms", "reason": "quick", "interaction_type": "call",
            "locale": "zh-Hans"}
