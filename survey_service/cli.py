@@ -1,4 +1,4 @@
-"""Command line: `survey-service up | keys | surveys | rollups | outbox`; each migrates the database first."""
+"""Command line: `survey-service up | keys | surveys | rollups | import | outbox`; each migrates first."""
 
 from __future__ import annotations
 
@@ -199,6 +199,65 @@ def outbox(last: int, channel: str | None) -> None:
         if row.subject:
             click.echo(f"Subject: {row.subject}")
         click.echo(row.body_text.rstrip())
+
+
+# -- import ---------------------------------------------------------------------------------------
+
+
+@main.group("import")
+def import_group() -> None:
+    """Load interactions, or past answers from another tool, from a CSV or XLSX file."""
+
+
+_IMPORT_FILE = click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+_DRY_RUN = click.option("--dry-run", is_flag=True, help="Check every row and report; write nothing.")
+_ERRORS = click.option("--errors", "errors_path", type=click.Path(dir_okay=False, path_type=Path),
+                       help="Write every refused row (line, field, message) to this CSV file.")
+
+
+@import_group.command("interactions")
+@_IMPORT_FILE
+@_DRY_RUN
+@_ERRORS
+def import_interactions(file: Path, dry_run: bool, errors_path: Path | None) -> None:
+    """Each row as POST /api/v1/interactions takes it; columns are its fields, dotted (customer.phone)."""
+    from survey_service.reports import imports
+
+    _import(imports.import_interactions, imports.interaction_column, file, dry_run, errors_path)
+
+
+@import_group.command("responses")
+@_IMPORT_FILE
+@_DRY_RUN
+@_ERRORS
+def import_responses(file: Path, dry_run: bool, errors_path: Path | None) -> None:
+    """Past answers (survey, score, answered_at, channel, ...) stored as imported responses."""
+    from survey_service.reports import imports
+
+    _import(imports.import_responses, imports.response_column, file, dry_run, errors_path)
+
+
+def _import(run, known, file: Path, dry_run: bool, errors_path: Path | None) -> None:
+    """Read the file, import it with a progress bar, print the refusals and the summary; exit 1 if any."""
+    from tqdm import tqdm
+
+    from survey_service.reports import imports
+
+    try:
+        table = imports.open_table(file, known)
+    except imports.ImportFileError as exc:
+        raise click.UsageError(str(exc)) from exc
+    open_app()
+    with tqdm(total=table.count, file=sys.stderr, disable=not sys.stderr.isatty(), unit=" rows",
+              leave=False) as bar:
+        result = run(table, dry_run=dry_run, progress=bar.update)
+    for line in imports.error_lines(result.errors):
+        click.echo(line)
+    if errors_path is not None:
+        imports.write_error_report(errors_path, result.errors)
+    click.echo(result.summary())
+    if result.rejected:
+        click.get_current_context().exit(1)
 
 
 # -- up -------------------------------------------------------------------------------------------

@@ -25,16 +25,14 @@ from survey_service.extensions import db
 from survey_service.interactions.models import Interaction
 from survey_service.surveys.models import Survey
 
-COLUMNS = ("id", "survey", "metric", "score", "reason", "anonymous", "channel", "answer_channel",
-           "answered_at", "agent",
-           "team", "queue", "interaction_type", "locale", "customer_id", "interaction.source",
-           "interaction.external_id")
+COLUMNS = ("id", "survey", "metric", "score", "reason", "anonymous", "channel", "answer_channel", "source",
+           "answered_at", "agent", "team", "queue", "interaction_type", "locale", "customer_id",
+           "interaction.source", "interaction.external_id")
 FILTERS = {"metric": Response.metric, "channel": Response.channel,
            "answer_channel": Response.answer_channel, "agent": Response.agent_id,
            "team": Response.team, "queue": Response.queue}
 _RESPONSE_COLUMNS = ("id", "metric", "score", "reason", "anonymous", "channel", "answer_channel",
-                     "answered_at", "agent_id",
-                     "team", "queue", "interaction_type", "locale", "customer_id")
+                     "answered_at", "agent_id", "team", "queue", "interaction_type", "locale", "customer_id")
 _CURSOR = re.compile(r"^(\d{1,20}):([0-9A-Za-z_-]{1,32})$")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -65,6 +63,7 @@ def _statement(start: datetime | None = None, end: datetime | None = None, surve
     """The feed's rows in (txid, id) order, without the reason-step rows, under the given filters."""
     txid = cast(Response.feed_txid, String).label("txid")
     stmt = (select(*(getattr(Response, name) for name in _RESPONSE_COLUMNS), Survey.key.label("survey_key"),
+                   Response.source.label("answer_source"),  # `source` names the interaction's
                    Interaction.source, Interaction.external_id, txid)
             .join(Survey, Survey.id == Response.survey_id)
             .outerjoin(Interaction, and_(Interaction.id == Response.interaction_id,
@@ -90,7 +89,7 @@ def _row(row) -> dict:
     """A feed row as the JSON names it; an anonymous one without customer or interaction, dated only."""
     out = {"id": row.id, "survey": row.survey_key, "metric": row.metric, "score": row.score,
            "reason": row.reason, "anonymous": row.anonymous, "channel": row.channel,
-           "answer_channel": row.answer_channel,
+           "answer_channel": row.answer_channel, "source": row.answer_source,
            "answered_at": (row.answered_at.date().isoformat() if row.anonymous
                            else row.answered_at.isoformat()),
            "agent": row.agent_id, "team": row.team, "queue": row.queue,
