@@ -193,7 +193,7 @@ def export_responses(fmt: str, start: str | None, end: str | None, out: Path, **
     open_app()
     began = time.monotonic()
     try:
-        rows = feed.stream(**filters)
+        rows = export.stream(**filters)
     except feed.UnknownSurvey:
         raise click.BadParameter(f"no survey with key '{filters['survey_key']}'",
                                  param_hint="'--survey'") from None
@@ -201,7 +201,7 @@ def export_responses(fmt: str, start: str | None, end: str | None, out: Path, **
     total = export.count(**filters) if show_bar else None
     try:
         with tqdm(total=total, unit=" responses", file=sys.stderr, disable=not show_bar) as bar:
-            written = export.export(rows, fmt, out, progress=bar.update)
+            written = export.export(rows, fmt, out, progress=bar.update if show_bar else None)
     except OSError as exc:
         raise click.ClickException(f"could not write {out}: {exc.strerror or exc}") from None
     click.echo(f"Exported {written:,} responses to {out} ({fmt}) in {time.monotonic() - began:.1f} s.")
