@@ -6,8 +6,6 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 
-from scipy.stats import t as student_t
-
 Z95 = 1.959964
 SMALL_SAMPLE = 30
 PROMOTER_MIN = 9
@@ -69,6 +67,9 @@ def mean_and_sd(distribution: dict[int, int]) -> tuple[int, float | None, float 
 
 def t_interval(distribution: dict[int, int]) -> list[float] | None:
     """Student t 95% interval of the mean; None below two answers, where no spread can be estimated."""
+    # Imported here: scipy.stats costs a process 85 MB, and the CLI, workers and exports never need it.
+    from scipy.stats import t as student_t
+
     n, mean, sd = mean_and_sd(distribution)
     if sd is None:
         return None
