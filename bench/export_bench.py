@@ -71,6 +71,7 @@ def copy_baseline(url: str, path: str, rows: int) -> dict:
 
 
 def main() -> None:
+    """Build the answers, run the baselines and the exports, print the figures against the targets."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--formats", default="csv,xlsx")

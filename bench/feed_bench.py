@@ -75,6 +75,7 @@ def walk_sql(url: str, page: int) -> list[tuple[float, int]]:
 
 
 def summary(timings: list[tuple[float, int]]) -> dict:
+    """Rows per second over the walk, and the median time of the first and last full pages."""
     seconds = sum(t for t, _ in timings)
     rows = sum(n for _, n in timings)
     full = [t for t, n in timings if n == max(n for _, n in timings)]  # a short last page is no measure
@@ -84,6 +85,7 @@ def summary(timings: list[tuple[float, int]]) -> dict:
 
 
 def main() -> None:
+    """Build the answers, walk the feed both ways, print the figures against the targets."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--page", type=int, default=1000)

@@ -159,6 +159,7 @@ def _vacuum(conn: psycopg.Connection) -> None:
 
 
 def _cumulative(weights: list[float]) -> list[float]:
+    """Weights as cumulative shares ending at 1, for _pick."""
     total, out = 0.0, []
     for w in weights:
         total += w
@@ -167,6 +168,7 @@ def _cumulative(weights: list[float]) -> list[float]:
 
 
 def _pick(rng: random.Random, cumulative: list[float]) -> int:
+    """The index a random draw falls on: cheaper than random.choices for one pick."""
     x = rng.random()
     for n, c in enumerate(cumulative):
         if x < c:
@@ -180,6 +182,7 @@ def _hex(rng: random.Random) -> str:
 
 
 def _day(epoch: int, cache: dict[int, str]) -> str:
+    """The UTC date of a Unix time, ISO 8601, remembered per day."""
     day = epoch // 86400
     text = cache.get(day)
     if text is None:

@@ -1,6 +1,6 @@
 """Exports of the responses feed to a file: CSV, NDJSON or XLSX, streamed row by row, put in place whole.
 
-The rows and columns are the feed's (`feed.stream`, `feed.COLUMNS`), so an export never shows more
+The rows and columns are the feed's (`feed.stream`'s dicts, `feed.COLUMNS`), so an export never shows more
 than the feed does (DESIGN 5). Memory stays flat: rows come through a server-side cursor and each is
 written as it arrives (XLSX through openpyxl's write-only mode).
 """
@@ -26,7 +26,6 @@ from survey_service.reports import feed
 from survey_service.reports.schemas import FeedQuerySchema
 
 FORMATS = ("csv", "xlsx", "ndjson")
-OPTIONS = ("from", "to", "survey", "metric", "channel", "agent", "team", "queue")
 PROGRESS_EVERY = 1000
 
 
@@ -65,6 +64,7 @@ def stream(**filters) -> Iterator[dict]:
 
 
 def _streamed(statement) -> Iterator[dict]:
+    """The statement's rows through a server-side cursor, each shaped by the feed as a named tuple."""
     with db.engine.connect() as conn:
         result = conn.execution_options(stream_results=True, yield_per=1000).execute(statement)
         record = namedtuple("FeedRecord", result.keys())._make

@@ -73,17 +73,20 @@ def mixed(app, rows):
 
 
 def api_csv(client, reader, **query) -> str:
+    """The feed's CSV stream from the API."""
     res = client.get("/api/v1/responses", query_string=query, headers={**reader, "Accept": "text/csv"})
     assert res.status_code == 200
     return res.get_data(as_text=True)
 
 
 def streamed(app, **filters) -> list[dict]:
+    """Every row of feed.stream under the filters."""
     with app.app_context():
         return list(feed.stream(**filters))
 
 
 def xlsx_table(path) -> list[list]:
+    """The values of the first sheet of an XLSX file, row by row."""
     return [list(r) for r in load_workbook(path).active.iter_rows(values_only=True)]
 
 
