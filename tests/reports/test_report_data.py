@@ -11,7 +11,11 @@ END = datetime(2026, 11, 30, 12, tzinfo=UTC)
 
 
 def test_build_loads_answers_the_feed_serves(app, seeded, pg_url):
+    indexes = ("SELECT indexname, indexdef FROM pg_indexes WHERE tablename IN ('responses', 'interactions') "
+               "ORDER BY indexname")
     with connect(pg_url) as conn:
+        before = conn.execute(indexes).fetchall()
+        conn.commit()
         result = build(conn, 3000, days=10, agents=7, teams=3, queues=2, anonymous_share=0.2, end=END,
                        vacuum=False)
         outside = conn.execute("SELECT count(*) FROM responses r JOIN surveys s ON s.id = r.survey_id "
@@ -22,6 +26,8 @@ def test_build_loads_answers_the_feed_serves(app, seeded, pg_url):
         ).fetchone()[0]
         unlinked_named = conn.execute("SELECT count(*) FROM responses WHERE NOT anonymous AND "
                                       "(interaction_id IS NULL OR customer_id IS NULL)").fetchone()[0]
+        after = conn.execute(indexes).fetchall()
+    assert len(before) > 4 and after == before  # dropped for the load, built again
     assert outside == 0
     assert linked_anonymous == 0 and unlinked_named == 0
     assert 300 < result["anonymous"] < 900  # a fifth of 3,000, give or take chance
