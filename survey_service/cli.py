@@ -1,4 +1,4 @@
-"""Command line: `survey-service up | keys | surveys | rollups | import | outbox`; each migrates first."""
+"""Command line: `survey-service up | keys | surveys | rollups | import | export | outbox`."""
 
 from __future__ import annotations
 
@@ -258,6 +258,52 @@ def _import(run, known, file: Path, dry_run: bool, errors_path: Path | None) -> 
     click.echo(result.summary())
     if result.rejected:
         click.get_current_context().exit(1)
+# -- export ---------------------------------------------------------------------------------------
+
+
+@main.group("export")
+def export_group() -> None:
+    """Exports to files."""
+
+
+@export_group.command("responses")
+@click.option("--format", "fmt", required=True, type=click.Choice(["csv", "xlsx", "ndjson"]),
+              help="CSV and NDJSON as the feed streams them; XLSX one sheet with the same columns.")
+@click.option("--from", "start", metavar="ISO", help="Answered at or after, ISO 8601 with offset.")
+@click.option("--to", "end", metavar="ISO", help="Answered before, ISO 8601 with offset.")
+@click.option("--survey", metavar="KEY", help="Only this survey's answers.")
+@click.option("--metric", help="Only this metric (csat, ces, nps, aes).")
+@click.option("--channel", help="Only answers to invitations sent on this channel.")
+@click.option("--agent", help="Only this agent's answers.")
+@click.option("--team", help="Only this team's answers.")
+@click.option("--queue", help="Only this queue's answers.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The file to write; replaced whole once the export is complete.")
+def export_responses(fmt: str, start: str | None, end: str | None, out: Path, **options: str | None) -> None:
+    """The responses feed's rows, as the feed shows them, to a CSV, XLSX or NDJSON file."""
+    from tqdm import tqdm
+
+    from survey_service.reports import export, feed
+
+    try:
+        filters = export.filters(**{"from": start, "to": end}, **options)
+    except export.BadOption as exc:
+        raise click.BadParameter(str(exc), param_hint=f"'{exc.option}'") from None
+    open_app()
+    began = time.monotonic()
+    try:
+        rows = export.stream(**filters)
+    except feed.UnknownSurvey:
+        raise click.BadParameter(f"no survey with key '{filters['survey_key']}'",
+                                 param_hint="'--survey'") from None
+    show_bar = sys.stderr.isatty()
+    total = export.count(**filters) if show_bar else None
+    try:
+        with tqdm(total=total, unit=" responses", file=sys.stderr, disable=not show_bar) as bar:
+            written = export.export(rows, fmt, out, progress=bar.update if show_bar else None)
+    except OSError as exc:
+        raise click.ClickException(f"could not write {out}: {exc.strerror or exc}") from None
+    click.echo(f"Exported {written:,} responses to {out} ({fmt}) in {time.monotonic() - began:.1f} s.")
 
 
 # -- up -------------------------------------------------------------------------------------------

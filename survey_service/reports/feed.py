@@ -135,7 +135,7 @@ def neutralise(cell: str) -> str:
     return "'" + cell if cell.startswith(_FORMULA_START) else cell
 
 
-def _flat(row: dict) -> list[str]:
+def cells(row: dict) -> list[str]:
     """A row's CSV cells in COLUMNS order; absent and null values are empty."""
     interaction = row.get("interaction") or {}
     values = {**row, "interaction.source": interaction.get("source"),
@@ -158,7 +158,7 @@ def csv_lines(rows: Iterator[dict]) -> Iterator[str]:
     writer = csv.writer(buffer)
     writer.writerow(COLUMNS)
     for row in rows:
-        writer.writerow(_flat(row))
+        writer.writerow(cells(row))
         yield from _drain(buffer)
     yield from _drain(buffer)
 
