@@ -274,6 +274,8 @@ def export_group() -> None:
 @click.option("--survey", metavar="KEY", help="Only this survey's answers.")
 @click.option("--metric", help="Only this metric (csat, ces, nps, aes).")
 @click.option("--channel", help="Only answers to invitations sent on this channel.")
+@click.option("--answer-channel", "answer_channel",
+              help="Only answers that came back this way (web, sms, ivr).")
 @click.option("--agent", help="Only this agent's answers.")
 @click.option("--team", help="Only this team's answers.")
 @click.option("--queue", help="Only this queue's answers.")

@@ -48,7 +48,7 @@ def filters(**options: str | None) -> dict:
     except ValidationError as exc:
         name = next(iter(exc.messages))
         messages = exc.messages[name]
-        raise BadOption(f"--{name}", " ".join(messages) if isinstance(messages, list)
+        raise BadOption(f"--{name.replace('_', '-')}", " ".join(messages) if isinstance(messages, list)
                         else str(messages)) from None
     loaded.pop("limit", None)
     return loaded

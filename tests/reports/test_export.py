@@ -185,6 +185,7 @@ def test_formula_looking_reasons_are_neutralised(rows, run, tmp_path, fmt):
     (["--team", "blue"], {"team": "blue"}),
     (["--queue", "billing"], {"queue": "billing"}),
     (["--channel", "email"], {"channel": "email"}),
+    (["--answer-channel", "web"], {"answer_channel": "web"}),
     (["--metric", "ces"], {"metric": "ces"}),
     (["--survey", "ces-chat"], {"survey_key": "ces-chat"}),
     (["--from", "2026-11-03T00:00:00+00:00"], {"start": datetime(2026, 11, 3, tzinfo=UTC)}),
@@ -193,7 +194,7 @@ def test_formula_looking_reasons_are_neutralised(rows, run, tmp_path, fmt):
 ])
 @pytest.mark.parametrize("fmt", ["csv", "ndjson"])
 def test_filters_are_the_feeds(app, rows, run, tmp_path, args, keywords, fmt):
-    rows(2, agent_id="a-1", team="red", queue="billing", channel="email")
+    rows(2, agent_id="a-1", team="red", queue="billing", channel="email", answer_channel="web")
     rows(3, agent_id="a-2", team="blue", queue="sales")
     rows(1, agent_id="a-2", answered_at=datetime(2026, 11, 2, 20, tzinfo=UTC))
     rows(1, survey="ces-chat", score=6, interaction_type="chat",
