@@ -37,6 +37,9 @@ from survey_service.reports.models import KEY, SLOT_MINUTES, SLOTS, RollupMark, 
 SLOT = timedelta(minutes=SLOT_MINUTES)
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 _NO_MARK = ("0", "")
+# What a rollup row is made of, and the feed order: not the reason or links, which it never reads.
+_PICKED = ("id", "feed_txid", "metric", "answered_at", "anonymous", "survey_id", "agent_id", "team", "queue",
+           "channel", "answer_channel", "interaction_type", "score")
 
 
 def report_zones() -> tuple[str, ...]:
@@ -97,7 +100,7 @@ def roll_up(grain: str, batch: int) -> int:
                                                  response_id="").on_conflict_do_nothing())
     mark = db.session.execute(select(RollupMark.txid, RollupMark.response_id)
                               .where(RollupMark.grain == grain).with_for_update()).one()
-    picked = (select(Response)
+    picked = (select(*(getattr(Response, name) for name in _PICKED))
               .where(and_(after_mark((str(mark.txid), mark.response_id)), Response.feed_txid < feed.horizon(),
                           ~held_back()))
               .order_by(Response.feed_txid, Response.id).limit(batch).cte("picked"))
