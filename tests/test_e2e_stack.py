@@ -154,16 +154,17 @@ def test_chat_survey_goes_out_by_email_and_its_answer_is_scored(stack):
 
 
 def wait_for_rollups(app, logs: Path) -> None:
-    """Beat's roll-up task, run by the worker, counts the answer once into every grain."""
-    from survey_service.reports.models import ScoreRollup
+    """Beat's roll-up task, run by the worker, counts the answer once into every grain and cube."""
+    from survey_service.reports.models import CUBES, ScoreRollup
     from survey_service.reports.rollups import grains
 
     deadline = time.monotonic() + MAIL_WAIT
     while True:
         with app.app_context():
-            counted = dict(db.session.execute(select(ScoreRollup.grain, func.sum(ScoreRollup.n))
-                                              .group_by(ScoreRollup.grain)).all())
-            expected = dict.fromkeys(grains(), 1)
+            counted = dict(db.session.execute(
+                select(ScoreRollup.grain + "/" + ScoreRollup.cube, func.sum(ScoreRollup.n))
+                .group_by(ScoreRollup.grain, ScoreRollup.cube)).all())
+            expected = {f"{grain}/{cube}": 1 for grain in grains() for cube in CUBES}
         if counted == expected:
             return
         if time.monotonic() > deadline:

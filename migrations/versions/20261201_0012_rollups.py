@@ -15,7 +15,7 @@ down_revision: Union[str, Sequence[str], None] = '0011_answer_channel'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
-KEY = ["grain", "metric", "period", "day_only", "survey_id", "agent_id", "team", "queue", "channel",
+KEY = ["grain", "cube", "metric", "period", "day_only", "survey_id", "agent_id", "team", "queue", "channel",
        "answer_channel", "interaction_type", "score"]
 
 
@@ -25,6 +25,7 @@ def upgrade() -> None:
         'score_rollups',
         sa.Column('id', sa.BigInteger(), nullable=False),
         sa.Column('grain', sa.String(length=64), nullable=False),
+        sa.Column('cube', sa.String(length=16), nullable=False),
         sa.Column('metric', sa.String(length=8), nullable=False),
         sa.Column('period', sa.DateTime(timezone=True), nullable=False),
         sa.Column('day_only', sa.Boolean(), nullable=False),
@@ -32,8 +33,8 @@ def upgrade() -> None:
         sa.Column('agent_id', sa.String(length=128), nullable=True),
         sa.Column('team', sa.String(length=128), nullable=True),
         sa.Column('queue', sa.String(length=128), nullable=True),
-        sa.Column('channel', sa.String(length=16), nullable=False),
-        sa.Column('answer_channel', sa.String(length=16), nullable=False),
+        sa.Column('channel', sa.String(length=16), nullable=True),
+        sa.Column('answer_channel', sa.String(length=16), nullable=True),
         sa.Column('interaction_type', sa.String(length=16), nullable=True),
         sa.Column('score', sa.Integer(), nullable=False),
         sa.Column('n', sa.BigInteger(), nullable=False),

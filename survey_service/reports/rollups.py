@@ -24,6 +24,7 @@ from sqlalchemy import (
     func,
     literal,
     literal_column,
+    null,
     select,
     text,
 )
@@ -32,7 +33,7 @@ from sqlalchemy.dialects.postgresql import insert
 from survey_service.answers.models import Response, Xid8
 from survey_service.extensions import db
 from survey_service.reports import feed
-from survey_service.reports.models import KEY, SLOT_MINUTES, SLOTS, RollupMark, ScoreRollup
+from survey_service.reports.models import CUBES, DIMENSIONS, KEY, SLOT_MINUTES, SLOTS, RollupMark, ScoreRollup
 
 SLOT = timedelta(minutes=SLOT_MINUTES)
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -94,7 +95,8 @@ def roll_up(grain: str, batch: int) -> int:
 
     One transaction: lock the mark (a second runner waits, then reads the moved mark), pick the rows
     after it in feed order below the horizon and outside a reason step, add their counts to the
-    rollup rows (one upsert), store the last row as the mark. Returns how many answers were counted.
+    rollup rows of every cube (one upsert each, in the same statement, so every cube counts the
+    same rows), store the last row as the mark. Returns how many answers were counted.
     """
     db.session.execute(insert(RollupMark).values(grain=grain, txid=cast(literal("0"), Xid8()),
                                                  response_id="").on_conflict_do_nothing())
@@ -105,21 +107,11 @@ def roll_up(grain: str, batch: int) -> int:
                           ~held_back()))
               .order_by(Response.feed_txid, Response.id).limit(batch).cte("picked"))
     period = _period(grain, picked.c.answered_at, picked.c.anonymous)
-    keys = {"grain": literal(grain), "metric": picked.c.metric, "period": period,
-            "day_only": picked.c.anonymous, "survey_id": picked.c.survey_id, "agent_id": picked.c.agent_id,
-            "team": picked.c.team, "queue": picked.c.queue, "channel": picked.c.channel,
-            "answer_channel": picked.c.answer_channel, "interaction_type": picked.c.interaction_type,
-            "score": picked.c.score}
-    assert tuple(keys) == KEY
-    grouped = select(*keys.values(), func.count()).group_by(*keys.values())
-    upsert = insert(ScoreRollup).from_select([*KEY, "n"], grouped)
-    upsert = upsert.on_conflict_do_update(index_elements=list(KEY),
-                                          set_={"n": ScoreRollup.n + upsert.excluded.n})
-    counted = upsert.returning(literal(1)).cte("counted")
+    counted = [_count_into(cube, columns, grain, picked, period) for cube, columns in CUBES.items()]
     last = db.session.execute(
         select(cast(picked.c.feed_txid, String).label("txid"), picked.c.id,
                select(func.count()).select_from(picked).scalar_subquery().label("rows"),
-               select(func.count()).select_from(counted).scalar_subquery().label("groups"))
+               *(select(func.count()).select_from(c).scalar_subquery() for c in counted))
         .order_by(picked.c.feed_txid.desc(), picked.c.id.desc()).limit(1)).first()
     if last is None:
         db.session.rollback()
@@ -128,6 +120,26 @@ def roll_up(grain: str, batch: int) -> int:
                        .values(txid=cast(literal(last.txid), Xid8()), response_id=last.id))
     db.session.commit()
     return last.rows
+
+
+def _count_into(cube: str, columns: tuple[str, ...], grain: str, picked, period):
+    """An upsert CTE adding the picked answers' counts to the cube's rows (its other columns NULL)."""
+    keys = {"grain": literal(grain), "cube": literal(cube), "metric": picked.c.metric, "period": period,
+            "day_only": picked.c.anonymous, "survey_id": picked.c.survey_id,
+            **{name: picked.c[name] if name in columns else null() for name in DIMENSIONS},
+            "score": picked.c.score}
+    assert tuple(keys) == KEY
+    kept = [value for name, value in keys.items() if name not in DIMENSIONS or name in columns]
+    grouped = select(*keys.values(), func.count()).group_by(*kept)
+    upsert = insert(ScoreRollup).from_select([*KEY, "n"], grouped)
+    upsert = upsert.on_conflict_do_update(index_elements=list(KEY),
+                                          set_={"n": ScoreRollup.n + upsert.excluded.n})
+    return upsert.returning(literal(1)).cte(f"counted_{cube}")
+
+
+def cube_for(columns: set[str]) -> str:
+    """The smallest cube that keeps every one of these group columns."""
+    return next(cube for cube, kept in CUBES.items() if columns <= set(kept))
 
 
 def pending(grain: str) -> int:

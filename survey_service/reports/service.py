@@ -171,7 +171,8 @@ def _rollup_part(query: _Query, grain: str, start, end):
     if query.bucket is not None:
         columns.append(_bucket(query, placed, day_only).label("bucket"))
         columns.append(day_only.label("day_only"))
-    conditions = [ScoreRollup.grain == grain, ScoreRollup.metric == query.metric,
+    cube = rollups.cube_for({ROLLUP_COLUMNS[k] for k in query.group_by if k != "survey"})
+    conditions = [ScoreRollup.grain == grain, ScoreRollup.cube == cube, ScoreRollup.metric == query.metric,
                   *_in(placed, start, end)]
     if grain == SLOTS:
         conditions += _near(ScoreRollup.period, start, end)
