@@ -14,7 +14,7 @@ SLOTS = ""  # the grain of 15-minute UTC slots; any other grain is the IANA zone
 SLOT_MINUTES = 15
 # Key columns of a rollup row, in the order of its unique index.
 KEY = ("grain", "metric", "period", "day_only", "survey_id", "agent_id", "team", "queue", "channel",
-       "answer_channel", "interaction_type", "score")
+       "answer_channel", "interaction_type", "task", "score")
 
 
 class ScoreRollup(Base):
@@ -39,6 +39,7 @@ class ScoreRollup(Base):
     channel: Mapped[str] = mapped_column(String(16))
     answer_channel: Mapped[str] = mapped_column(String(16))
     interaction_type: Mapped[str | None] = mapped_column(String(16))
+    task: Mapped[str | None] = mapped_column(String(64))
     score: Mapped[int]
     n: Mapped[int] = mapped_column(BigInteger)
 

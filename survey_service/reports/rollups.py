@@ -116,7 +116,7 @@ def roll_up(grain: str, batch: int) -> int:
             "day_only": picked.c.anonymous, "survey_id": picked.c.survey_id, "agent_id": picked.c.agent_id,
             "team": picked.c.team, "queue": picked.c.queue, "channel": picked.c.channel,
             "answer_channel": picked.c.answer_channel, "interaction_type": picked.c.interaction_type,
-            "score": picked.c.score}
+            "task": picked.c.task, "score": picked.c.score}
     assert tuple(keys) == KEY
     grouped = select(*keys.values(), func.count()).group_by(*keys.values())
     upsert = insert(ScoreRollup).from_select([*KEY, "n"], grouped)

@@ -47,6 +47,8 @@ class ScoreRowSchema(Schema):
     answer_channel = fields.String(allow_none=True, metadata={
         "description": "The way the answer came back: web, sms or ivr."})
     interaction_type = fields.String(allow_none=True)
+    task = fields.String(allow_none=True, metadata={"description": "The task an agent's effort answer "
+                                                                   "names (AES); null on other answers."})
     survey = fields.String(allow_none=True)
     attributes = fields.Dict(keys=fields.String(), values=fields.String(allow_none=True), metadata={
         "description": "The asked attributes.<name> groups, by name; null where an interaction has none "
@@ -128,6 +130,8 @@ class FeedRowSchema(Schema):
     team = fields.String(required=True, allow_none=True)
     queue = fields.String(required=True, allow_none=True)
     interaction_type = fields.String(required=True, allow_none=True)
+    task = fields.String(required=True, allow_none=True,
+                         metadata={"description": "The task of an agent's effort answer; null otherwise."})
     locale = fields.String(required=True, allow_none=True)
     customer_id = fields.String(allow_none=True, metadata={"description": "Not on anonymous answers."})
     interaction = fields.Nested(FeedInteractionSchema, metadata={
