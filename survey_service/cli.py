@@ -1,4 +1,4 @@
-"""Command line: `survey-service up | keys | surveys | rollups | outbox`; each migrates the database first."""
+"""Command line: `survey-service up | keys | surveys | rollups | import | export | outbox`."""
 
 from __future__ import annotations
 
@@ -201,6 +201,113 @@ def outbox(last: int, channel: str | None) -> None:
         if row.subject:
             click.echo(f"Subject: {row.subject}")
         click.echo(row.body_text.rstrip())
+
+
+# -- import ---------------------------------------------------------------------------------------
+
+
+@main.group("import")
+def import_group() -> None:
+    """Load interactions, or past answers from another tool, from a CSV or XLSX file."""
+
+
+_IMPORT_FILE = click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+_DRY_RUN = click.option("--dry-run", is_flag=True, help="Check every row and report; write nothing.")
+_ERRORS = click.option("--errors", "errors_path", type=click.Path(dir_okay=False, path_type=Path),
+                       help="Write every refused row (line, field, message) to this CSV file.")
+
+
+@import_group.command("interactions")
+@_IMPORT_FILE
+@_DRY_RUN
+@_ERRORS
+def import_interactions(file: Path, dry_run: bool, errors_path: Path | None) -> None:
+    """Each row as POST /api/v1/interactions takes it; columns are its fields, dotted (customer.phone)."""
+    from survey_service.reports import imports
+
+    _import(imports.import_interactions, imports.interaction_column, file, dry_run, errors_path)
+
+
+@import_group.command("responses")
+@_IMPORT_FILE
+@_DRY_RUN
+@_ERRORS
+def import_responses(file: Path, dry_run: bool, errors_path: Path | None) -> None:
+    """Past answers (survey, score, answered_at, channel, ...) stored as imported responses."""
+    from survey_service.reports import imports
+
+    _import(imports.import_responses, imports.response_column, file, dry_run, errors_path)
+
+
+def _import(run, known, file: Path, dry_run: bool, errors_path: Path | None) -> None:
+    """Read the file, import it with a progress bar, print the refusals and the summary; exit 1 if any."""
+    from tqdm import tqdm
+
+    from survey_service.reports import imports
+
+    try:
+        table = imports.open_table(file, known)
+    except imports.ImportFileError as exc:
+        raise click.UsageError(str(exc)) from exc
+    open_app()
+    with tqdm(total=table.count, file=sys.stderr, disable=not sys.stderr.isatty(), unit=" rows",
+              leave=False) as bar:
+        result = run(table, dry_run=dry_run, progress=bar.update)
+    for line in imports.error_lines(result.errors):
+        click.echo(line)
+    if errors_path is not None:
+        imports.write_error_report(errors_path, result.errors)
+    click.echo(result.summary())
+    if result.rejected:
+        click.get_current_context().exit(1)
+# -- export ---------------------------------------------------------------------------------------
+
+
+@main.group("export")
+def export_group() -> None:
+    """Exports to files."""
+
+
+@export_group.command("responses")
+@click.option("--format", "fmt", required=True, type=click.Choice(["csv", "xlsx", "ndjson"]),
+              help="CSV and NDJSON as the feed streams them; XLSX one sheet with the same columns.")
+@click.option("--from", "start", metavar="ISO", help="Answered at or after, ISO 8601 with offset.")
+@click.option("--to", "end", metavar="ISO", help="Answered before, ISO 8601 with offset.")
+@click.option("--survey", metavar="KEY", help="Only this survey's answers.")
+@click.option("--metric", help="Only this metric (csat, ces, nps, aes).")
+@click.option("--channel", help="Only answers to invitations sent on this channel.")
+@click.option("--answer-channel", "answer_channel",
+              help="Only answers that came back this way (web, sms, ivr).")
+@click.option("--agent", help="Only this agent's answers.")
+@click.option("--team", help="Only this team's answers.")
+@click.option("--queue", help="Only this queue's answers.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The file to write; replaced whole once the export is complete.")
+def export_responses(fmt: str, start: str | None, end: str | None, out: Path, **options: str | None) -> None:
+    """The responses feed's rows, as the feed shows them, to a CSV, XLSX or NDJSON file."""
+    from tqdm import tqdm
+
+    from survey_service.reports import export, feed
+
+    try:
+        filters = export.filters(**{"from": start, "to": end}, **options)
+    except export.BadOption as exc:
+        raise click.BadParameter(str(exc), param_hint=f"'{exc.option}'") from None
+    open_app()
+    began = time.monotonic()
+    try:
+        rows = export.stream(**filters)
+    except feed.UnknownSurvey:
+        raise click.BadParameter(f"no survey with key '{filters['survey_key']}'",
+                                 param_hint="'--survey'") from None
+    show_bar = sys.stderr.isatty()
+    total = export.count(**filters) if show_bar else None
+    try:
+        with tqdm(total=total, unit=" responses", file=sys.stderr, disable=not show_bar) as bar:
+            written = export.export(rows, fmt, out, progress=bar.update if show_bar else None)
+    except OSError as exc:
+        raise click.ClickException(f"could not write {out}: {exc.strerror or exc}") from None
+    click.echo(f"Exported {written:,} responses to {out} ({fmt}) in {time.monotonic() - began:.1f} s.")
 
 
 # -- up -------------------------------------------------------------------------------------------

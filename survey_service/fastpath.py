@@ -4,6 +4,7 @@ compiled statements, and request hooks trimmed for requests that never use them.
 from __future__ import annotations
 
 import functools
+from contextlib import contextmanager
 
 from flask import current_app, g
 from flask.globals import request_ctx
@@ -109,9 +110,16 @@ def commit_session() -> None:
 
 
 def rollback_unit() -> None:
-    """After a failed statement: roll back the session and reset the autocommit connection, if any."""
+    """After a failed statement: roll back the session and reset the autocommit connection, if any.
+
+    Inside a batch (BatchUnits) only the unit's savepoint is rolled back: the batch's earlier units stay.
+    """
     from survey_service.extensions import db
 
+    batch = g.get("unit_savepoint")
+    if batch is not None:
+        batch.undo()
+        return
     connection = g.get("unit_connection")
     if connection is not None:
         connection.rollback()
@@ -123,6 +131,75 @@ def close_unit_connection(_exc=None) -> None:
     connection = g.pop("unit_connection", None)
     if connection is not None:
         connection.close()
+
+
+class BatchUnits:
+    """Units of work run inside one transaction of the session, each in a savepoint, for imports.
+
+    The unit connection is then the session's own, so a unit's statements, the session's reads and
+    the batch's commit share one transaction: a failed unit is undone alone (rollback_unit rolls back
+    to its savepoint), and nothing is written until commit(). A unit's savepoint is released as the
+    next one is set, in one round trip ("RELEASE SAVEPOINT unit; SAVEPOINT unit"), since the unit
+    statements themselves are one or two round trips. Used as a context manager.
+    """
+
+    _NAME = "unit"
+
+    def __enter__(self) -> BatchUnits:
+        self._held = False
+        self._bind()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        g.pop("unit_savepoint", None)
+        g.pop("unit_connection", None)
+
+    def _bind(self) -> None:
+        from survey_service.extensions import db
+
+        connection = g.unit_connection = db.session.connection()
+        self._driver = connection.connection.driver_connection
+        self._held = False
+
+    def _run(self, sql: str) -> None:
+        with self._driver.cursor() as cursor:
+            cursor.execute(sql)
+
+    @contextmanager
+    def savepoint(self):
+        """One unit: undone alone when it raises; kept (released with the next) when it ends."""
+        self._run(f"RELEASE SAVEPOINT {self._NAME}; SAVEPOINT {self._NAME}" if self._held
+                  else f"SAVEPOINT {self._NAME}")
+        self._held = True
+        g.unit_savepoint = self
+        try:
+            yield
+        except BaseException:
+            self.undo()
+            raise
+        finally:
+            g.pop("unit_savepoint", None)
+
+    def undo(self) -> None:
+        """Roll back to the current unit's savepoint, once; the batch's earlier units stay."""
+        if self._held:
+            self._run(f"ROLLBACK TO SAVEPOINT {self._NAME}; RELEASE SAVEPOINT {self._NAME}")
+            self._held = False
+
+    def commit(self) -> None:
+        """Commit the batch so far and go on in a new transaction, with an empty identity map."""
+        from survey_service.extensions import db
+
+        db.session.commit()
+        db.session.expunge_all()
+        self._bind()
+
+    def rollback(self) -> None:
+        """Undo every unit since the last commit (a dry run ends so)."""
+        from survey_service.extensions import db
+
+        db.session.rollback()
+        self._held = False
 
 
 # -- request hooks --------------------------------------------------------------------------------

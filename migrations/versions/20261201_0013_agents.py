@@ -1,7 +1,7 @@
 """agents: the agent directory, effort answers' task, and task as a score rollup key
 
 Revision ID: 0013_agents
-Revises: 0012_rollups
+Revises: 0013_imports
 Create Date: 2026-12-01 19:00:00
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0013_agents'
-down_revision: Union[str, Sequence[str], None] = '0012_rollups'
+down_revision: Union[str, Sequence[str], None] = '0013_imports'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.dialects.postgresql import base as postgresql_types
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import UserDefinedType
@@ -35,13 +35,20 @@ class Xid8(UserDefinedType):
 # Reflection (the migrations-match-models check) then knows the type by name.
 postgresql_types.ischema_names.setdefault("xid8", Xid8)
 
+# Where an answer came from: a survey this service sent, or a file of past results (import).
+RESPONSE_SOURCES = ("survey", "import")
+
 
 class Response(Base):
     """One answer. Anonymous rows keep only what scoring needs, and their time only to the day."""
 
     __tablename__ = "responses"
     __table_args__ = (Index("ix_responses_survey_answered", "survey_id", "answered_at"),
-                      Index("ix_responses_feed", "feed_txid", "id"))
+                      Index("ix_responses_feed", "feed_txid", "id"),
+                      # An imported answer is stored once per survey, whatever number of re-runs.
+                      Index("uq_responses_survey_id_import_key", "survey_id", "import_key", unique=True,
+                            postgresql_where=text("import_key IS NOT NULL")),
+                      CheckConstraint("source IN ('survey','import')", name="source_known"))
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_response_id)
     survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id"))
@@ -67,6 +74,10 @@ class Response(Base):
     answered_at: Mapped[datetime]
     # The inserting transaction's id, the feed's order: rows below the oldest running one are final.
     feed_txid: Mapped[str] = mapped_column(Xid8(), server_default=text("pg_current_xact_id()"))
+    # Live answers take the server default; `import` rows came from a file and have no invitation.
+    source: Mapped[str] = mapped_column(String(8), server_default=text("'survey'"))
+    # An imported answer's key: the other tool's id, else a hash of its values (reports.imports).
+    import_key: Mapped[str | None] = mapped_column(String(128))
 
 
 class InboundMessage(Base):

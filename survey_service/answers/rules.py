@@ -103,17 +103,19 @@ class KeptAgent:
 def response_values(take, *, response_id, answer_channel, now, reason, task=None) -> dict:
     """SQL: the columns of the response stored from `take` (a row of the answer statement).
 
-    `take` carries the target's names (answers.service) plus `score` and `anonymous`, the latter
-    already decided by StoredAnonymous; linking columns are NULL (and the agent, KeptAgent, when the
-    survey's `respondent` is an agent) and the time kept to the day when it is set. `channel` is the
-    invitation's, `answer_channel` the way the answer came back; `task` an agent's task label.
+    `take` carries the target's names (answers.service; `itype` the interaction's type) plus `score`
+    and `anonymous`, the latter already decided by StoredAnonymous; linking columns are NULL (and the
+    agent, KeptAgent, when the survey's `respondent` is an agent) and the time kept to the day when
+    it is set. `channel` is the invitation's, `answer_channel` the way the answer came back;
+    `recording_url` is left to its default (NULL), set later by the voice path; `task` an agent's
+    task label.
     """
     anonymous = take.c.anonymous
     values = {
         "id": response_id, "survey_id": take.c.survey_id, "metric": take.c.metric,
-        "score": take.c.score, "reason": reason, "recording_url": null(), "anonymous": anonymous,
+        "score": take.c.score, "reason": reason, "anonymous": anonymous,
         "channel": take.c.channel, "answer_channel": answer_channel,
-        "interaction_type": take.c.interaction_type,
+        "interaction_type": take.c.itype,
         "agent_id": KeptAgent.sql(take.c.agent_id, anonymous, take.c.respondent),
         "team": take.c.team, "queue": take.c.queue,
         "locale": take.c.locale, "answered_at": KeptTime.sql(now, anonymous),

@@ -116,7 +116,7 @@ def clean_reason(reason: str | None) -> str | None:
 
 # Names of the target row that the writes read (besides those a path adds for itself).
 TARGET = ("id", "channel", "locale", "survey_id", "interaction_id", "metric", "scale_min", "scale_max",
-          "anonymity", "respondent", "interaction_type", "agent_id", "team", "queue", "customer_id",
+          "anonymity", "respondent", "itype", "agent_id", "team", "queue", "customer_id",
           "wants_anonymous")
 _inv, _survey, _interaction, _conv = (Invitation.__table__, Survey.__table__, Interaction.__table__,
                                       Conversation.__table__)
@@ -134,8 +134,7 @@ def answer_target(where, *extra: str, aliases=None, newest: bool = False):
         "locale": i.c.locale,
         "survey_id": i.c.survey_id, "interaction_id": i.c.interaction_id, "metric": s.c.metric,
         "scale_min": s.c.scale_min, "scale_max": s.c.scale_max, "anonymity": s.c.anonymity,
-        "respondent": s.c.respondent, "texts": s.c.texts,
-        "interaction_type": n.c.type.label("interaction_type"),
+        "respondent": s.c.respondent, "texts": s.c.texts, "itype": n.c.type.label("itype"),
         "agent_id": n.c.agent_id, "team": n.c.team, "queue": n.c.queue,
         "customer_id": n.c.customer_id, "conversation_id": c.c.id.label("conversation_id"),
         "wants_anonymous": c.c.wants_anonymous, "offered": i.c.incentive_offered.label("offered"),
@@ -183,7 +182,8 @@ def answer_writes(target, *, reason, task=None, guard_of: Callable[[CTE], CTE] |
        (invitations.models.takes_answers): of two answers at once, one wins;
     4. stored (r): the response row (rules.response_values, with `task` when given), only when
        `won` did.
-    Parameters: number, yes_no, anon (asked for anonymity), response_id, answer_channel, now.
+    Parameters: number, yes_no, anon (asked for anonymity), response_id, way (the answer's channel),
+    now. Names are short: the SMS statement must stay within psycopg's 4 kB parse cache.
     """
     score, wanted = given_score(target), asked(target)
     # `now` is sent once, into take, and read from there: each copy of the parameter costs the
@@ -206,7 +206,7 @@ def answer_writes(target, *, reason, task=None, guard_of: Callable[[CTE], CTE] |
     columns = Response.__table__.c
     values = rules.response_values(
         take, response_id=bindparam("response_id", type_=columns.id.type),
-        answer_channel=bindparam("answer_channel", type_=columns.answer_channel.type), now=now,
+        answer_channel=bindparam("way", type_=columns.answer_channel.type), now=now,
         reason=reason, task=task)
     stored = (insert(Response.__table__)
               .from_select(list(values), select(*values.values()).select_from(
@@ -217,7 +217,7 @@ def answer_writes(target, *, reason, task=None, guard_of: Callable[[CTE], CTE] |
 
 def answer_parameters(answer: Answer, now: datetime, *, yes_no: int | None = None) -> dict:
     """The parameters of answer_writes(), with a fresh response id."""
-    return {"response_id": new_response_id(), "answer_channel": answer.channel, "now": now,
+    return {"response_id": new_response_id(), "way": answer.channel, "now": now,
             "number": answer.score, "yes_no": yes_no, "anon": bool(answer.anonymous)}
 
 

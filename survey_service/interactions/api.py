@@ -29,11 +29,6 @@ blp = Blueprint("interactions", __name__, url_prefix="/api/v1/interactions",
                 description="Intake of ended interactions (idempotent per source + external_id).")
 
 
-def _conflict(external_id: str) -> str:
-    return (f"An interaction with external_id '{external_id}' from this source was already "
-            "recorded with a different body.")
-
-
 @blp.route("")
 class Interactions(MethodView):
     @require("interactions:write")
@@ -48,7 +43,7 @@ class Interactions(MethodView):
             result = service.record_interaction(data)
         except service.ConflictingReplay:
             db.session.rollback()
-            abort(409, message=_conflict(data["external_id"]))
+            abort(409, message=service.conflict_message(data["external_id"]))
         commit_session()  # on PostgreSQL the event was stored by one statement, already committed
         return result.body, 201 if result.created else 200
 
@@ -84,7 +79,7 @@ def _batch_item(item) -> dict:
         db.session.commit()  # a later item's failure loses nothing before it
     except service.ConflictingReplay:
         db.session.rollback()
-        return _error(409, "Conflict", message=_conflict(loaded["external_id"]))
+        return _error(409, "Conflict", message=service.conflict_message(loaded["external_id"]))
     except Exception:  # one item's fault must not cost the others their results
         rollback_unit()
         log.exception("batch item %s of source %s failed", loaded["external_id"], loaded["source"])

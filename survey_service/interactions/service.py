@@ -29,6 +29,12 @@ class ConflictingReplay(Exception):
     """The same source + external_id arrived before with a different body."""
 
 
+def conflict_message(external_id: str) -> str:
+    """What a client is told of a ConflictingReplay (the API's 409, an import's refused row)."""
+    return (f"An interaction with external_id '{external_id}' from this source was already "
+            "recorded with a different body.")
+
+
 @dataclass
 class IntakeResult:
     body: dict

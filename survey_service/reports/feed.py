@@ -18,23 +18,22 @@ import re
 from collections.abc import Iterator
 from datetime import datetime
 
-from sqlalchemy import String, and_, cast, exists, func, literal, select, tuple_
+from sqlalchemy import String, and_, cast, func, literal, select, text, tuple_
 
 from survey_service.answers.models import Conversation, Response, Xid8
 from survey_service.extensions import db
 from survey_service.interactions.models import Interaction
 from survey_service.surveys.models import Survey
 
-COLUMNS = ("id", "survey", "metric", "score", "reason", "anonymous", "channel", "answer_channel",
-           "answered_at", "agent",
-           "team", "queue", "interaction_type", "task", "locale", "customer_id", "interaction.source",
-           "interaction.external_id")
+COLUMNS = ("id", "survey", "metric", "score", "reason", "anonymous", "channel", "answer_channel", "source",
+           "answered_at", "agent", "team", "queue", "interaction_type", "task", "locale", "customer_id",
+           "interaction.source", "interaction.external_id")
 FILTERS = {"metric": Response.metric, "channel": Response.channel,
            "answer_channel": Response.answer_channel, "agent": Response.agent_id,
            "team": Response.team, "queue": Response.queue}
 _RESPONSE_COLUMNS = ("id", "metric", "score", "reason", "anonymous", "channel", "answer_channel",
-                     "answered_at", "agent_id",
-                     "team", "queue", "interaction_type", "task", "locale", "customer_id")
+                     "answered_at", "agent_id", "team", "queue", "interaction_type", "task", "locale",
+                     "customer_id")
 _CURSOR = re.compile(r"^(\d{1,20}):([0-9A-Za-z_-]{1,32})$")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -60,16 +59,33 @@ def decode_cursor(cursor: str) -> tuple[str, str]:
     return match.group(1), match.group(2)
 
 
+def held_back():
+    """SQL: the answer's SMS or voice reason step is open (its conversation still links to it)."""
+    return Response.id.in_(select(Conversation.response_id).where(Conversation.response_id.isnot(None)))
+
+
+def horizon():
+    """SQL: the oldest transaction still running; every row below it has committed or never will."""
+    return func.pg_snapshot_xmin(func.pg_current_snapshot())
+
+
+def after(cursor: tuple[str, str]):
+    """SQL: the answer comes after (transaction id, id) in feed order."""
+    return tuple_(Response.feed_txid, Response.id) > tuple_(cast(literal(cursor[0]), Xid8()),
+                                                            literal(cursor[1]))
+
+
 def _statement(start: datetime | None = None, end: datetime | None = None, survey_key: str | None = None,
                **filters):
     """The feed's rows in (txid, id) order, without the reason-step rows, under the given filters."""
     txid = cast(Response.feed_txid, String).label("txid")
     stmt = (select(*(getattr(Response, name) for name in _RESPONSE_COLUMNS), Survey.key.label("survey_key"),
+                   Response.source.label("answer_source"),  # `source` names the interaction's
                    Interaction.source, Interaction.external_id, txid)
             .join(Survey, Survey.id == Response.survey_id)
             .outerjoin(Interaction, and_(Interaction.id == Response.interaction_id,
                                          Response.anonymous.is_(False)))
-            .where(~exists().where(Conversation.response_id == Response.id))
+            .where(~held_back())
             .order_by(Response.feed_txid, Response.id))
     if survey_key is not None:
         survey_id = db.session.execute(select(Survey.id).where(Survey.key == survey_key)).scalar()
@@ -90,7 +106,7 @@ def _row(row) -> dict:
     """A feed row as the JSON names it; an anonymous one without customer or interaction, dated only."""
     out = {"id": row.id, "survey": row.survey_key, "metric": row.metric, "score": row.score,
            "reason": row.reason, "anonymous": row.anonymous, "channel": row.channel,
-           "answer_channel": row.answer_channel,
+           "answer_channel": row.answer_channel, "source": row.answer_source,
            "answered_at": (row.answered_at.date().isoformat() if row.anonymous
                            else row.answered_at.isoformat()),
            "agent": row.agent_id, "team": row.team, "queue": row.queue,
@@ -102,13 +118,16 @@ def _row(row) -> dict:
     return out
 
 
-def page(limit: int = 100, after: tuple[str, str] | None = None, **filters) -> dict:
-    """One page of at most `limit` rows after the cursor, with the next cursor (None on the last page)."""
-    stmt = _statement(**filters).where(
-        Response.feed_txid < func.pg_snapshot_xmin(func.pg_current_snapshot()))
-    if after is not None:
-        stmt = stmt.where(tuple_(Response.feed_txid, Response.id)
-                          > tuple_(cast(literal(after[0]), Xid8()), literal(after[1])))
+def page(limit: int = 100, cursor: tuple[str, str] | None = None, **filters) -> dict:
+    """One page of at most `limit` rows after the cursor, with the next cursor (None on the last page).
+
+    Parallel workers are off for the page: PostgreSQL plans a parallel scan when it expects many rows
+    past the cursor, and starting the workers took longer than reading the 1,001 rows from the index.
+    """
+    stmt = _statement(**filters).where(Response.feed_txid < horizon())
+    if cursor is not None:
+        stmt = stmt.where(after(cursor))
+    db.session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
     rows = db.session.execute(stmt.limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
@@ -136,7 +155,7 @@ def neutralise(cell: str) -> str:
     return "'" + cell if cell.startswith(_FORMULA_START) else cell
 
 
-def _flat(row: dict) -> list[str]:
+def cells(row: dict) -> list[str]:
     """A row's CSV cells in COLUMNS order; absent and null values are empty."""
     interaction = row.get("interaction") or {}
     values = {**row, "interaction.source": interaction.get("source"),
@@ -159,7 +178,7 @@ def csv_lines(rows: Iterator[dict]) -> Iterator[str]:
     writer = csv.writer(buffer)
     writer.writerow(COLUMNS)
     for row in rows:
-        writer.writerow(_flat(row))
+        writer.writerow(cells(row))
         yield from _drain(buffer)
     yield from _drain(buffer)
 

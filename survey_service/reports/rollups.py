@@ -26,12 +26,12 @@ from sqlalchemy import (
     literal_column,
     select,
     text,
-    tuple_,
 )
 from sqlalchemy.dialects.postgresql import insert
 
-from survey_service.answers.models import Conversation, Response, Xid8
+from survey_service.answers.models import Response, Xid8
 from survey_service.extensions import db
+from survey_service.reports import feed
 from survey_service.reports.models import KEY, SLOT_MINUTES, SLOTS, RollupMark, ScoreRollup
 
 SLOT = timedelta(minutes=SLOT_MINUTES)
@@ -75,18 +75,8 @@ def _period(grain: str, answered_at, anonymous):
     return func.date_trunc(literal("day"), effective_time(answered_at, anonymous, grain), literal(grain))
 
 
-def _horizon():
-    return func.pg_snapshot_xmin(func.pg_current_snapshot())
-
-
-def held_back():
-    """SQL: the answer's SMS or voice reason step is open (its conversation still links to it)."""
-    return Response.id.in_(select(Conversation.response_id).where(Conversation.response_id.isnot(None)))
-
-
-def after_mark(mark: tuple[str, str]):
-    """SQL: the answer comes after the mark in the feed's order."""
-    return tuple_(Response.feed_txid, Response.id) > tuple_(cast(literal(mark[0]), Xid8()), literal(mark[1]))
+held_back = feed.held_back  # the feed's own rules: counted is what the feed would serve
+after_mark = feed.after
 
 
 def mark_of(grain: str) -> tuple[str, str]:
@@ -108,7 +98,7 @@ def roll_up(grain: str, batch: int) -> int:
     mark = db.session.execute(select(RollupMark.txid, RollupMark.response_id)
                               .where(RollupMark.grain == grain).with_for_update()).one()
     picked = (select(Response)
-              .where(and_(after_mark((str(mark.txid), mark.response_id)), Response.feed_txid < _horizon(),
+              .where(and_(after_mark((str(mark.txid), mark.response_id)), Response.feed_txid < feed.horizon(),
                           ~held_back()))
               .order_by(Response.feed_txid, Response.id).limit(batch).cte("picked"))
     period = _period(grain, picked.c.answered_at, picked.c.anonymous)

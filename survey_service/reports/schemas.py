@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate
+from datetime import timedelta
+
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates
 from webargs.fields import DelimitedList
 
+from survey_service.answers.models import RESPONSE_SOURCES
+from survey_service.answers.schemas import SCORE
+from survey_service.answers.service import MAX_REASON
+from survey_service.db import utcnow
+from survey_service.i18n import normalize_locale
+from survey_service.interactions.models import INTERACTION_TYPES
 from survey_service.reports.service import BUCKETS, GROUP_KEYS, attribute_name
-from survey_service.surveys.models import METRICS
-from survey_service.validation import HalfOpenRange, Instant, Text, TimeZone
+from survey_service.surveys.models import CHANNELS, METRICS
+from survey_service.validation import HalfOpenRange, Instant, Locale, Text, TimeZone
 
 
 def _group_key(value: str) -> None:
@@ -124,6 +132,9 @@ class FeedRowSchema(Schema):
                             metadata={"description": "The channel the invitation went out on."})
     answer_channel = fields.String(required=True, metadata={
         "description": "The way the answer came back: web (the page or the answers API), sms or ivr."})
+    source = fields.String(required=True, metadata={
+        "enum": list(RESPONSE_SOURCES),
+        "description": "`survey`: answered here; `import`: past results from a file (no invitation)."})
     answered_at = fields.String(required=True, metadata={
         "description": "ISO 8601 with offset; the date only (YYYY-MM-DD) on an anonymous answer."})
     agent = fields.String(required=True, allow_none=True)
@@ -182,3 +193,39 @@ class EffortGapRowSchema(Schema):
 
 class EffortGapSchema(Schema):
     items = fields.List(fields.Nested(EffortGapRowSchema))
+
+
+# -- imports --------------------------------------------------------------------------------------
+
+# How an imported answer may have reached the other tool: the invitation channels, or its web page.
+IMPORT_CHANNELS = (*CHANNELS, "web")
+_NAME = validate.Length(1, 128)
+
+
+class ImportedResponseSchema(Schema):
+    """One past answer from another tool, a row of `import responses`; survey, scale and anonymity
+    are checked against the survey it names (reports.imports)."""
+
+    id = Text(validate=_NAME, metadata={"description": "The other tool's answer id; keys re-runs."})
+    survey = Text(required=True, validate=validate.Length(1, 64))
+    score = fields.Integer(required=True, validate=SCORE)
+    answered_at = Instant(required=True)
+    agent = Text(validate=_NAME)
+    team = Text(validate=_NAME)
+    queue = Text(validate=_NAME)
+    channel = Text(required=True, validate=validate.OneOf(IMPORT_CHANNELS))
+    reason = Text(validate=validate.Length(max=MAX_REASON))
+    interaction_type = Text(validate=validate.OneOf(INTERACTION_TYPES))
+    locale = Locale()
+    anonymous = fields.Boolean(load_default=False)
+
+    @validates("answered_at")
+    def _not_future(self, value, **kwargs):
+        if value > utcnow() + timedelta(minutes=10):
+            raise ValidationError("answered_at lies in the future.")
+
+    @post_load
+    def _locale(self, data, **kwargs):
+        if data.get("locale"):
+            data["locale"] = normalize_locale(data["locale"])
+        return data

@@ -6,8 +6,6 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 
-from scipy.stats import t as student_t
-
 Z95 = 1.959964
 SMALL_SAMPLE = 30
 PROMOTER_MIN = 9
@@ -75,6 +73,9 @@ def t_interval(distribution: dict[int, int], scale: tuple[int, int] | None = Non
     With few answers the t interval runs past the scale's ends (2 answers of 5 and 4 on 1-5 give
     [-1.85, 10.85]); no mean can lie there, so the interval stops at the scale.
     """
+    # Imported here: scipy.stats costs a process 85 MB, and the CLI, workers and exports never need it.
+    from scipy.stats import t as student_t
+
     n, mean, sd = mean_and_sd(distribution)
     if sd is None:
         return None

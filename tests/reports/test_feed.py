@@ -107,7 +107,7 @@ def test_rows_and_anonymous_rows(app, client, reader, rows, seeded):
     items = {i["id"]: i for i in client.get("/api/v1/responses", headers=reader).json["items"]}
     assert items[named] == {
         "id": named, "survey": "csat-call", "metric": "csat", "score": 4, "reason": "kind",
-        "anonymous": False, "channel": "sms", "answer_channel": "sms",
+        "anonymous": False, "channel": "sms", "answer_channel": "sms", "source": "survey",
         "answered_at": "2026-11-02T09:30:00+00:00", "agent": "a-1",
         "team": None, "queue": None, "interaction_type": "call", "task": None, "locale": "zh-Hans",
         "customer_id": "c-1",
@@ -203,7 +203,7 @@ def test_csv_streams_every_row_with_json_names(client, reader, rows):
     table = list(csv.DictReader(io.StringIO(res.get_data(as_text=True))))
     assert len(table) == 2502
     assert list(table[0]) == ["id", "survey", "metric", "score", "reason", "anonymous", "channel",
-                              "answer_channel", "answered_at", "agent", "team", "queue",
+                              "answer_channel", "source", "answered_at", "agent", "team", "queue",
                               "interaction_type", "task", "locale", "customer_id", "interaction.source",
                               "interaction.external_id"]
     by_reason = {r["reason"]: r for r in table if r["reason"]}

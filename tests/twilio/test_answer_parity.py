@@ -76,18 +76,18 @@ def answer(path: str, score: int, asked: bool, *, app, client, webhook, inv_id: 
     return res.status_code
 
 
-def expected_row(app, inv_id: int, score: int, anonymous: bool, channel: str) -> dict:
+def expected_row(app, inv_id: int, score: int, anonymous: bool, answer_channel: str) -> dict:
     """The row DESIGN 5 asks for: what scoring needs, and links to the person only if not anonymous.
 
-    `channel` is the way the answer came back; the row's `channel` is the invitation's.
+    `channel` is the invitation's whatever the path; `answer_channel` the way the answer came.
     """
     with app.app_context():
         inv = db.session.get(Invitation, inv_id)
         interaction = db.session.get(Interaction, inv.interaction_id)
         linked = not anonymous
         return {"survey_id": inv.survey_id, "metric": "csat", "score": score, "reason": None,
-                "anonymous": anonymous, "channel": inv.channel, "answer_channel": channel,
-                "interaction_type": "call", "task": None,
+                "anonymous": anonymous, "channel": inv.channel, "answer_channel": answer_channel,
+                "interaction_type": "call",
                 "agent_id": interaction.agent_id, "team": interaction.team, "queue": interaction.queue,
                 "locale": inv.locale, "invitation_id": inv_id if linked else None,
                 "interaction_id": interaction.id if linked else None,
