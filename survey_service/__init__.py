@@ -38,6 +38,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     security.init_app(app)
 
     from survey_service import apidocs, health, home
+    from survey_service.agents.api import blp as agents_api
     from survey_service.answers.api import blp as answers_api
     from survey_service.answers.twilio_sms import bp as twilio_sms
     from survey_service.answers.twilio_voice import bp as twilio_voice
@@ -55,7 +56,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     register_security_scheme(extensions.api)
     for blueprint in (surveys_api, interactions_api, answers_api, reports_api, rates_api, incentives_api,
-                      opt_outs_api, customers_api):
+                      opt_outs_api, customers_api, agents_api):
         extensions.csrf.exempt(blueprint)  # bearer keys or tokens, not cookies
         extensions.api.register_blueprint(blueprint)
     for blueprint in (twilio_sms, twilio_voice):

@@ -53,6 +53,8 @@ def create_key(name: str, scopes: list[str], agent_id: str | None = None) -> tup
         raise ValueError("at least one scope is required")
     if "agent" in scopes and not agent_id:
         raise ValueError("an agent key needs --agent AGENT_ID")
+    if agent_id is not None and "agent" not in scopes:
+        raise ValueError("--agent belongs to a key with the `agent` scope")
     clear = KEY_PREFIX + secrets.token_urlsafe(32)
     row = ApiKey(name=name, key_hash=hash_secret(clear), hint=clear[:10],
                  scopes=sorted(set(scopes)), agent_id=agent_id)

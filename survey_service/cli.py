@@ -84,6 +84,8 @@ def keys_create(name: str, scopes: tuple[str, ...], agent_id: str | None) -> Non
     """Create a key and print it on the last line; only its hash is stored."""
     if "agent" in scopes and not agent_id:
         raise click.UsageError("an `agent` key needs --agent AGENT_ID")
+    if agent_id is not None and "agent" not in scopes:
+        raise click.UsageError("--agent is only for a key with --scope agent")
     open_app()
     try:
         row, clear = create_key(name, list(scopes), agent_id=agent_id)

@@ -56,6 +56,7 @@ class Defaults:
     REPORT_TIMEZONES = "UTC,Asia/Shanghai"  # zones whose days the score rollups count; others read slots
     ROLLUP_SECONDS = 60.0  # how often answers are counted into the rollups (reports read the rest raw)
     ROLLUP_BATCH = 50_000  # answers counted per statement
+    AGENT_EFFORT_SURVEY = "aes-agent"  # the survey agents answer about their interactions and tasks
     API_KEY_CACHE_SECONDS = 10.0  # how long a process trusts a key it looked up; 0 looks up every call
 
 

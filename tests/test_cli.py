@@ -79,6 +79,7 @@ def test_agent_key_names_its_agent(fresh_db):
     ["--scope", "reports:write"],
     ["--scope", "reports:read", "--scope", "superuser"],
     ["--scope", "agent"],
+    ["--scope", "reports:read", "--agent", "a-7"],  # --agent without the agent scope is an error
 ])
 def test_bad_scopes_exit_2_and_write_nothing(fresh_db, args):
     result = cli("keys", "create", "--name", "x", *args)

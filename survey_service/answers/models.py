@@ -61,6 +61,8 @@ class Response(Base):
     channel: Mapped[str] = mapped_column(String(16))
     answer_channel: Mapped[str] = mapped_column(String(16), default=_same_channel)
     interaction_type: Mapped[str | None] = mapped_column(String(16))
+    # The task an agent's effort answer is about (a key of its survey's `tasks`, or a free label).
+    task: Mapped[str | None] = mapped_column(String(64))
     agent_id: Mapped[str | None] = mapped_column(String(128))
     team: Mapped[str | None] = mapped_column(String(128))
     queue: Mapped[str | None] = mapped_column(String(128))

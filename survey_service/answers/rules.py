@@ -14,7 +14,9 @@ from sqlalchemy import ColumnElement, and_, case, false, func, null, or_, true
 from survey_service.db import constant
 
 # The columns that tie an answer to a person; an anonymous answer has none of them (DESIGN 5).
+# On a survey answered by agents the agent is the person too (KeptAgent).
 LINKED = ("invitation_id", "interaction_id", "customer_id")
+AGENT_RESPONDENT = "agent"
 
 
 class GivenScore:
@@ -82,13 +84,31 @@ class KeptTime:
         return case((anonymous, func.date_trunc(constant("day"), moment, constant("UTC"))), else_=moment)
 
 
-def response_values(take, *, response_id, answer_channel, now, reason) -> dict:
+class KeptAgent:
+    """The agent an answer keeps: none on an anonymous answer to a survey agents answer (DESIGN 5).
+
+    A customer's anonymous answer keeps the agent who served them (scoring needs it); an agent's
+    anonymous answer keeps their team and task, not who they are.
+    """
+
+    @staticmethod
+    def py(agent_id: str | None, anonymous: bool, respondent: str) -> str | None:
+        return None if anonymous and respondent == AGENT_RESPONDENT else agent_id
+
+    @staticmethod
+    def sql(agent_id, anonymous, respondent) -> ColumnElement:
+        return case((and_(anonymous, respondent == constant(AGENT_RESPONDENT)), null()), else_=agent_id)
+
+
+def response_values(take, *, response_id, answer_channel, now, reason, task=None) -> dict:
     """SQL: the columns of the response stored from `take` (a row of the answer statement).
 
     `take` carries the target's names (answers.service; `itype` the interaction's type) plus `score`
-    and `anonymous`, the latter already decided by StoredAnonymous; linking columns are NULL and the
-    time kept to the day when it is set. `channel` is the invitation's, `answer_channel` the way the
-    answer came back; `recording_url` is left to its default (NULL), set later by the voice path.
+    and `anonymous`, the latter already decided by StoredAnonymous; linking columns are NULL (and the
+    agent, KeptAgent, when the survey's `respondent` is an agent) and the time kept to the day when
+    it is set. `channel` is the invitation's, `answer_channel` the way the answer came back;
+    `recording_url` is left to its default (NULL), set later by the voice path; `task` an agent's
+    task label.
     """
     anonymous = take.c.anonymous
     values = {
@@ -96,18 +116,25 @@ def response_values(take, *, response_id, answer_channel, now, reason) -> dict:
         "score": take.c.score, "reason": reason, "anonymous": anonymous,
         "channel": take.c.channel, "answer_channel": answer_channel,
         "interaction_type": take.c.itype,
-        "agent_id": take.c.agent_id, "team": take.c.team, "queue": take.c.queue,
+        "agent_id": KeptAgent.sql(take.c.agent_id, anonymous, take.c.respondent),
+        "team": take.c.team, "queue": take.c.queue,
         "locale": take.c.locale, "answered_at": KeptTime.sql(now, anonymous),
     }
     targets = {"invitation_id": take.c.id, "interaction_id": take.c.interaction_id,
                "customer_id": take.c.customer_id}
     values.update({name: case((anonymous, null()), else_=targets[name]) for name in LINKED})
+    if task is not None:  # left out otherwise: the SMS statement stays short (tests/twilio)
+        values["task"] = task
     return values
 
 
-def made_anonymous(responses) -> dict:
-    """SQL: the values that turn a stored answer anonymous afterwards (an SMS ANON, IVR key 1)."""
+def made_anonymous(responses, respondent) -> dict:
+    """SQL: the values that turn a stored answer anonymous afterwards (an SMS ANON, IVR key 1).
+
+    `respondent` is the answer's survey's (an SQL expression), for KeptAgent.
+    """
     return {"anonymous": true(), "answered_at": KeptTime.sql(responses.c.answered_at, true()),
+            "agent_id": KeptAgent.sql(responses.c.agent_id, true(), respondent),
             **{name: null() for name in LINKED}}
 
 

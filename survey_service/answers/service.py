@@ -86,6 +86,8 @@ class Answer:
     channel: str
     reason: str | None = None
     anonymous: bool = False
+    # An agent's effort answer may name its task (agents.service checks it against the survey's list).
+    task: str | None = None
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,7 @@ class Recorded:
     """What every answer path returns once its answer is stored: the input of after_answer()."""
 
     response_id: str
-    invitation_id: int
+    invitation_id: int | None  # None: an agent's task-level answer, which has no invitation
     survey_id: int
     score: int
     anonymous: bool
@@ -114,7 +116,7 @@ def clean_reason(reason: str | None) -> str | None:
 
 # Names of the target row that the writes read (besides those a path adds for itself).
 TARGET = ("id", "channel", "locale", "survey_id", "interaction_id", "metric", "scale_min", "scale_max",
-          "anonymity", "itype", "agent_id", "team", "queue", "customer_id",
+          "anonymity", "respondent", "itype", "agent_id", "team", "queue", "customer_id",
           "wants_anonymous")
 _inv, _survey, _interaction, _conv = (Invitation.__table__, Survey.__table__, Interaction.__table__,
                                       Conversation.__table__)
@@ -132,7 +134,7 @@ def answer_target(where, *extra: str, aliases=None, newest: bool = False):
         "locale": i.c.locale,
         "survey_id": i.c.survey_id, "interaction_id": i.c.interaction_id, "metric": s.c.metric,
         "scale_min": s.c.scale_min, "scale_max": s.c.scale_max, "anonymity": s.c.anonymity,
-        "texts": s.c.texts, "itype": n.c.type.label("itype"),
+        "respondent": s.c.respondent, "texts": s.c.texts, "itype": n.c.type.label("itype"),
         "agent_id": n.c.agent_id, "team": n.c.team, "queue": n.c.queue,
         "customer_id": n.c.customer_id, "conversation_id": c.c.id.label("conversation_id"),
         "wants_anonymous": c.c.wants_anonymous, "offered": i.c.incentive_offered.label("offered"),
@@ -170,27 +172,31 @@ class Writes(NamedTuple):
     stored: CTE
 
 
-def answer_writes(target, *, reason, guard_of: Callable[[CTE], CTE] | None = None) -> Writes:
+def answer_writes(target, *, reason, task=None, guard_of: Callable[[CTE], CTE] | None = None) -> Writes:
     """The answer's steps as CTEs over the `target` CTE, each running only if the one before did.
 
-    1. take (k): the target with its score and anonymity, only if the survey takes them
+    1. take (k): the target with its score, anonymity and `now`, only if the survey takes them
        (rules.InScale, rules.RefusesAnonymity; anonymity decided by rules.StoredAnonymous);
     2. guard: `guard_of(take)`, when given, a CTE that must yield a row (the SMS MessageSid);
     3. won (w): the conditional UPDATE to `answered`, only while the invitation takes answers
        (invitations.models.takes_answers): of two answers at once, one wins;
-    4. stored (r): the response row (rules.response_values), only when `won` did.
+    4. stored (r): the response row (rules.response_values, with `task` when given), only when
+       `won` did.
     Parameters: number, yes_no, anon (asked for anonymity), response_id, way (the answer's channel),
     now. Names are short: the SMS statement must stay within psycopg's 4 kB parse cache.
     """
     score, wanted = given_score(target), asked(target)
-    now = bindparam("now", type_=_inv.c.answered_at.type)
+    # `now` is sent once, into take, and read from there: each copy of the parameter costs the
+    # statement a cast's length (psycopg's parse cache, see answers.sms).
     take = (select(*(target.c[name] for name in TARGET if name != "wants_anonymous"),
                    score.label("score"),
-                   rules.StoredAnonymous.sql(target.c.anonymity, wanted).label("anonymous"))
+                   rules.StoredAnonymous.sql(target.c.anonymity, wanted).label("anonymous"),
+                   bindparam("now", type_=_inv.c.answered_at.type).label("now"))
             .where(and_(rules.InScale.sql(score, target.c.scale_min, target.c.scale_max),
                         not_(rules.RefusesAnonymity.sql(target.c.anonymity, wanted))))
             .cte("k"))
     guard = guard_of(take) if guard_of is not None else None
+    now = take.c.now
     won_if = [_inv.c.id == take.c.id, takes_answers(_inv, now)]
     if guard is not None:
         won_if.append(exists(select(guard.c[0])))
@@ -201,7 +207,7 @@ def answer_writes(target, *, reason, guard_of: Callable[[CTE], CTE] | None = Non
     values = rules.response_values(
         take, response_id=bindparam("response_id", type_=columns.id.type),
         answer_channel=bindparam("way", type_=columns.answer_channel.type), now=now,
-        reason=reason)
+        reason=reason, task=task)
     stored = (insert(Response.__table__)
               .from_select(list(values), select(*values.values()).select_from(
                   take.join(won, won.c.id == take.c.id)))
@@ -219,7 +225,8 @@ def answer_parameters(answer: Answer, now: datetime, *, yes_no: int | None = Non
 
 _by_id = answer_target(lambda i, s, n, c: i.c.id == bindparam("invitation_id"),
                        "status", "expires_at", "offered").cte("t")
-_stored = answer_writes(_by_id, reason=bindparam("reason", type_=Response.__table__.c.reason.type)).stored
+_stored = answer_writes(_by_id, reason=bindparam("reason", type_=Response.__table__.c.reason.type),
+                        task=bindparam("task", type_=Response.__table__.c.task.type)).stored
 _score = given_score(_by_id)
 _ANSWER_BY_ID = (
     select(_by_id.c.id, _by_id.c.survey_id, _by_id.c.status, _by_id.c.expires_at,
@@ -241,7 +248,7 @@ def record_answer(invitation_id: int, answer: Answer, now: datetime | None = Non
     reason = clean_reason(answer.reason)
     row = db.session.connection().execute(
         _ANSWER_BY_ID, {**answer_parameters(answer, now), "invitation_id": invitation_id,
-                        "reason": reason}).first()
+                        "reason": reason, "task": answer.task}).first()
     if row is None:
         raise NotOpen("This survey is not open.")
     if row.response_id is None:
@@ -262,13 +269,11 @@ def make_anonymous(response_id: str) -> bool:
     whose anonymity is `never` refuses, and the values are rules.made_anonymous().
     """
     responses = Response.__table__
-    anonymity = (select(_survey.c.anonymity).where(_survey.c.id == responses.c.survey_id)
-                 .scalar_subquery())
     row = db.session.execute(
         update(responses)
-        .where(and_(responses.c.id == response_id,
-                    not_(rules.RefusesAnonymity.sql(anonymity, true()))))
-        .values(**rules.made_anonymous(responses))
+        .where(and_(responses.c.id == response_id, _survey.c.id == responses.c.survey_id,
+                    not_(rules.RefusesAnonymity.sql(_survey.c.anonymity, true()))))
+        .values(**rules.made_anonymous(responses, _survey.c.respondent))
         .returning(responses.c.id)).first()
     return row is not None
 
@@ -290,6 +295,8 @@ def after_answer(recorded: Recorded | None) -> str | None:
     else:
         log.info("answer recorded: invitation %s, survey %s, channel %s",
                  recorded.invitation_id, recorded.survey_id, recorded.channel)
+    if recorded.invitation_id is None:
+        return None  # no invitation, so no offer
     return incentives.award(recorded.invitation_id, recorded.incentive_offered)
 
 

@@ -72,14 +72,13 @@ _aliases = (Invitation.__table__.alias("i"), Survey.__table__.alias("s"),
 _target = service.answer_target(_newest_open_sms, "texts", "offered", aliases=_aliases,
                                 newest=True).cte("t")
 _msg, _conv = InboundMessage.__table__, Conversation.__table__
-_now = bindparam("now", type_=_msg.c.received_at.type)
 
 
 def _fresh(take):
     """f: the MessageSid inserted once, only when the score is taken."""
     return (insert(_msg).from_select(
         ["message_sid", "received_at"],
-        select(bindparam("message_sid", type_=_msg.c.message_sid.type), _now).select_from(take))
+        select(bindparam("message_sid", type_=_msg.c.message_sid.type), take.c.now).select_from(take))
         .on_conflict_do_nothing(index_elements=["message_sid"]).returning(_msg.c.message_sid)
         .cte("f"))
 
@@ -90,7 +89,7 @@ _reason_row = insert(_conv).from_select(
     ["invitation_id", "channel", "state", "reprompts", "wants_anonymous", "response_id", "open_until",
      "created_at"],
     select(_take.c.id, constant("sms"), constant("reason"), constant(0), constant(False), _stored.c.id,
-           bindparam("until", type_=_conv.c.open_until.type), _now)
+           bindparam("until", type_=_conv.c.open_until.type), _take.c.now)
     .select_from(_take.join(_stored, true())))
 _opened = (_reason_row.on_conflict_do_update(
     index_elements=["invitation_id"],

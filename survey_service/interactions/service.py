@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import JSON, and_, bindparam, column, exists, func, insert, or_, select, true
 from sqlalchemy.exc import IntegrityError
 
+from survey_service.agents import service as agents
 from survey_service.db import constant, utcnow
 from survey_service.extensions import db
 from survey_service.fastpath import DriverStatement, rollback_unit, unit_connection
@@ -162,8 +163,8 @@ _PLANNED = ("survey_id", "channel", "address", "status", "suppressed_reason", "d
 # An event is stored with its invitations in one statement: the interaction's INSERT as a CTE, and
 # one invitation per element of a JSON array of planned rows (json_to_recordset): one parameter to
 # send rather than an array per column.
-_new = insert(_int).values({c.name: bindparam(c.name, type_=c.type) for c in _int.c
-                            if c.name != "id"}).returning(_int.c.id).cte("new_interaction")
+_params = {c.name: bindparam(c.name, type_=c.type) for c in _int.c if c.name != "id"}
+_new = insert(_int).values(_params).returning(_int.c.id).cte("new_interaction")
 _planned = func.json_to_recordset(bindparam("planned", type_=JSON)).table_valued(
     *(column(name, _inv.c[name].type) for name in _PLANNED)).render_derived(name="planned",
                                                                             with_types=True)
@@ -173,8 +174,12 @@ _stored = (insert(_inv).from_select(
            bindparam("created_at", type_=_inv.c.created_at.type), constant(0), constant(0),
            *(_planned.c[name] for name in _PLANNED)).select_from(_new).join(_planned, true()))
     .returning(_inv.c.id, _inv.c.survey_id).cte("stored"))
+# The agent directory learns the interaction's agent in the same statement (agents.service), only
+# once the interaction is stored: a replay writes no agent either.
 _store_statement = (select(_new.c.id, _stored.c.id.label("invitation_id"), _stored.c.survey_id)
-             .select_from(_new.outerjoin(_stored, true())))
+             .select_from(_new.outerjoin(_stored, true()))
+             .add_cte(*agents.directory_writes(_new, agent_id=_params["agent_id"], name=_params["agent_name"],
+                                               team=_params["team"], now=_params["created_at"])))
 _STORE = DriverStatement(_store_statement)
 
 _who = {"customer_id": bindparam("who_id", type_=_int.c.customer_id.type),

@@ -7,8 +7,15 @@ from marshmallow import RAISE
 
 from survey_service.auth import require
 from survey_service.openapi import Blueprint
-from survey_service.reports import feed, service
-from survey_service.reports.schemas import FeedPageSchema, FeedQuerySchema, ScoresQuerySchema, ScoresSchema
+from survey_service.reports import effort_gap, feed, service
+from survey_service.reports.schemas import (
+    EffortGapQuerySchema,
+    EffortGapSchema,
+    FeedPageSchema,
+    FeedQuerySchema,
+    ScoresQuerySchema,
+    ScoresSchema,
+)
 
 blp = Blueprint("reports", __name__, url_prefix="/api/v1", description="Scores and reports.")
 
@@ -62,3 +69,28 @@ class Responses(MethodView):
             abort(404, message=f"No survey with key '{args['survey_key']}'.")
         body = stream_with_context(_STREAMS[kind](rows))
         return Response(body, mimetype=kind)
+
+
+@blp.route("/reports/effort-gap")
+class EffortGap(MethodView):
+    @require("reports:read")
+    @blp.arguments(EffortGapQuerySchema, location="query", unknown=RAISE)
+    @blp.response(200, EffortGapSchema)
+    @blp.alt_response(404, description="No survey with this key.")
+    @blp.doc(security=[{"bearer": []}])
+    def get(self, args):
+        """For the same interactions, the agent's AES beside the customer's CES and CSAT.
+
+        Each side counts the answers tied to interactions that ended in the range. Only an agent's
+        non-anonymous answer (and a customer's non-anonymous one) keeps its interaction, so only those
+        can be paired: anonymous answers count in neither side here (they are in /api/v1/scores). A
+        one-sided interaction counts in its own side's figures, not in `interactions`. A customer's
+        answer is grouped by the task its interaction's agent named (null when the agent did not answer).
+        """
+        try:
+            return {"items": effort_gap.effort_gap(**args)}
+        except service.UnknownSurvey:
+            abort(404, message=f"No survey with key '{args['survey_key']}'.")
+        except effort_gap.NotACustomerSurvey as exc:
+            abort(422, message="The survey is not a customer's CES or CSAT survey.",
+                  errors={"query": {"survey": [str(exc)]}})

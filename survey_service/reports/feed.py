@@ -26,13 +26,14 @@ from survey_service.interactions.models import Interaction
 from survey_service.surveys.models import Survey
 
 COLUMNS = ("id", "survey", "metric", "score", "reason", "anonymous", "channel", "answer_channel", "source",
-           "answered_at", "agent", "team", "queue", "interaction_type", "locale", "customer_id",
+           "answered_at", "agent", "team", "queue", "interaction_type", "task", "locale", "customer_id",
            "interaction.source", "interaction.external_id")
 FILTERS = {"metric": Response.metric, "channel": Response.channel,
            "answer_channel": Response.answer_channel, "agent": Response.agent_id,
            "team": Response.team, "queue": Response.queue}
 _RESPONSE_COLUMNS = ("id", "metric", "score", "reason", "anonymous", "channel", "answer_channel",
-                     "answered_at", "agent_id", "team", "queue", "interaction_type", "locale", "customer_id")
+                     "answered_at", "agent_id", "team", "queue", "interaction_type", "task", "locale",
+                     "customer_id")
 _CURSOR = re.compile(r"^(\d{1,20}):([0-9A-Za-z_-]{1,32})$")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -109,7 +110,7 @@ def _row(row) -> dict:
            "answered_at": (row.answered_at.date().isoformat() if row.anonymous
                            else row.answered_at.isoformat()),
            "agent": row.agent_id, "team": row.team, "queue": row.queue,
-           "interaction_type": row.interaction_type, "locale": row.locale}
+           "interaction_type": row.interaction_type, "task": row.task, "locale": row.locale}
     if not row.anonymous:
         out["customer_id"] = row.customer_id
         if row.source is not None:

@@ -13,7 +13,7 @@ from survey_service.db import Base
 SLOTS = ""  # the grain of 15-minute UTC slots; any other grain is the IANA zone whose days it counts
 SLOT_MINUTES = 15
 # Key columns of a rollup row, in the order of its unique index.
-DIMENSIONS = ("agent_id", "team", "queue", "channel", "answer_channel", "interaction_type")
+DIMENSIONS = ("agent_id", "team", "queue", "channel", "answer_channel", "interaction_type", "task")
 # Each cube keeps some group columns (the others NULL): a query reads the smallest that has its groups.
 # Answers spread over every column at once barely share a row, so one cube of all of them is about as
 # large as the answers; the small ones are what make a 30-day agent x day query cheap.
@@ -23,6 +23,7 @@ CUBES = {
     "queue": ("queue",),
     "channel": ("channel", "answer_channel"),
     "type": ("interaction_type",),
+    "task": ("task",),
     "all": DIMENSIONS,
 }
 # Key columns of a rollup row, in the order of its unique index.
@@ -52,6 +53,7 @@ class ScoreRollup(Base):
     channel: Mapped[str | None] = mapped_column(String(16))
     answer_channel: Mapped[str | None] = mapped_column(String(16))
     interaction_type: Mapped[str | None] = mapped_column(String(16))
+    task: Mapped[str | None] = mapped_column(String(64))
     score: Mapped[int]
     n: Mapped[int] = mapped_column(BigInteger)
 

@@ -40,7 +40,7 @@ _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 _NO_MARK = ("0", "")
 # What a rollup row is made of, and the feed order: not the reason or links, which it never reads.
 _PICKED = ("id", "feed_txid", "metric", "answered_at", "anonymous", "survey_id", "agent_id", "team", "queue",
-           "channel", "answer_channel", "interaction_type", "score")
+           "channel", "answer_channel", "interaction_type", "task", "score")
 
 
 def report_zones() -> tuple[str, ...]:

@@ -55,6 +55,8 @@ class ScoreRowSchema(Schema):
     answer_channel = fields.String(allow_none=True, metadata={
         "description": "The way the answer came back: web, sms or ivr."})
     interaction_type = fields.String(allow_none=True)
+    task = fields.String(allow_none=True, metadata={"description": "The task an agent's effort answer "
+                                                                   "names (AES); null on other answers."})
     survey = fields.String(allow_none=True)
     attributes = fields.Dict(keys=fields.String(), values=fields.String(allow_none=True), metadata={
         "description": "The asked attributes.<name> groups, by name; null where an interaction has none "
@@ -139,6 +141,8 @@ class FeedRowSchema(Schema):
     team = fields.String(required=True, allow_none=True)
     queue = fields.String(required=True, allow_none=True)
     interaction_type = fields.String(required=True, allow_none=True)
+    task = fields.String(required=True, allow_none=True,
+                         metadata={"description": "The task of an agent's effort answer; null otherwise."})
     locale = fields.String(required=True, allow_none=True)
     customer_id = fields.String(allow_none=True, metadata={"description": "Not on anonymous answers."})
     interaction = fields.Nested(FeedInteractionSchema, metadata={
@@ -149,6 +153,46 @@ class FeedPageSchema(Schema):
     items = fields.List(fields.Nested(FeedRowSchema), required=True)
     next_cursor = fields.String(required=True, allow_none=True,
                                 metadata={"description": "`after` for the next page; null on the last."})
+
+
+class EffortGapQuerySchema(HalfOpenRange):
+    """GET /api/v1/reports/effort-gap query: the interactions' end times, groups, a customer survey."""
+
+    start = Instant(data_key="from", metadata={"description": "ISO 8601 with offset; inclusive, on the "
+                                                              "interaction's end."})
+    end = Instant(data_key="to", metadata={"description": "ISO 8601 with offset; exclusive."})
+    group_by = DelimitedList(Text(validate=validate.OneOf(("team", "queue", "task"))), load_default=list,
+                             metadata={"description": "Comma list of: team, queue, task (the task the "
+                                                      "agent's answer named)."})
+    survey_key = Text(data_key="survey", validate=validate.Length(1, 64), metadata={
+        "description": "Only this customer survey (CES or CSAT) on the customer's side."})
+
+
+class SideSchema(Schema):
+    """One side's score over the group's interactions, as /api/v1/scores computes it."""
+
+    n = fields.Integer()
+    score = fields.Float(allow_none=True)
+    ci95 = fields.List(fields.Float(), allow_none=True)
+    small_sample = fields.Boolean()
+
+
+class EffortGapRowSchema(Schema):
+    """One group: only the asked group keys, the paired interactions, and each side's score."""
+
+    team = fields.String(allow_none=True)
+    queue = fields.String(allow_none=True)
+    task = fields.String(allow_none=True)
+    interactions = fields.Integer(metadata={"description": "Interactions with the agent's answer and a "
+                                                           "customer's."})
+    aes = fields.Nested(SideSchema, metadata={"description": "The agents' effort (AES, mean on 1-5, "
+                                                             "lower is easier)."})
+    ces = fields.Nested(SideSchema, metadata={"description": "The customers' effort (CES, mean)."})
+    csat = fields.Nested(SideSchema, metadata={"description": "The customers' satisfaction (CSAT, %)."})
+
+
+class EffortGapSchema(Schema):
+    items = fields.List(fields.Nested(EffortGapRowSchema))
 
 
 # -- imports --------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ GROUP_COLUMNS = {
     "channel": Response.channel,
     "answer_channel": Response.answer_channel,
     "interaction_type": Response.interaction_type,
+    "task": Response.task,
 }
 GROUP_KEYS = (*GROUP_COLUMNS, "survey")
 # The rollup column of each group key (the survey is its survey_id).

@@ -44,6 +44,8 @@ class Survey(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     anonymity: Mapped[str] = mapped_column(String(8), default="optional")
     incentive: Mapped[dict | None] = mapped_column(JSON)
+    # The task keys an agent's effort answer may name (labels in texts.<locale>.tasks); None: any label.
+    tasks: Mapped[list | None] = mapped_column(JSON)
     respondent: Mapped[str] = mapped_column(String(16), default="customer")
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -9,6 +9,8 @@ from survey_service.surveys.models import ANONYMITY, CHANNELS, METRICS
 from survey_service.validation import Clock, Locale, Text, TimeZone
 
 KEY = validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,63}$", error="Use 1-64 lowercase letters, digits or '-'.")
+TASK_KEY = validate.Regexp(r"^[a-z0-9][a-z0-9_-]{0,63}$",
+                           error="Use 1-64 lowercase letters, digits, '-' or '_'.")
 
 
 class ScaleSchema(Schema):
@@ -30,6 +32,8 @@ class LocaleTextsSchema(Schema):
     thanks = Text(validate=validate.Length(1, 300))
     reward = Text(validate=validate.Length(1, 200),
                   metadata={"description": "The incentive's reward in this language."})
+    tasks = fields.Dict(keys=Text(validate=TASK_KEY), values=Text(validate=validate.Length(1, 100)),
+                        metadata={"description": "Labels of the survey's `tasks` in this language, by key."})
 
 
 class ReminderSchema(Schema):
@@ -71,6 +75,9 @@ class SurveySchema(Schema):
     anonymity = Text(validate=validate.OneOf(ANONYMITY))
     incentive = fields.Nested(IncentiveSchema, allow_none=True)
     respondent = Text(validate=validate.OneOf(("customer", "agent")))
+    tasks = fields.List(Text(validate=TASK_KEY), allow_none=True, validate=validate.Length(max=100),
+                        metadata={"description": "Agent surveys: the task keys an answer may name (labels "
+                                                 "in texts.<locale>.tasks); null takes any label."})
     active = fields.Boolean()
     created_at = fields.DateTime(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)
@@ -93,6 +100,14 @@ class SurveySchema(Schema):
                 raise ValidationError(
                     {locale: {"labels": [f"Points outside the scale {lo}-{hi}: {', '.join(bad)}."]}},
                     "texts")
+        tasks = data.get("tasks")
+        if tasks is not None and len(set(tasks)) != len(tasks):
+            raise ValidationError("A task may appear only once.", "tasks")
+        for locale, text in (data.get("texts") or {}).items():
+            unknown = sorted(set(text.get("tasks") or {}) - set(tasks or ()))
+            if unknown and tasks is not None:
+                raise ValidationError(
+                    {locale: {"tasks": [f"Not in the survey's tasks: {', '.join(unknown)}."]}}, "texts")
         channels = data.get("channels")
         if channels is not None and len(set(channels)) != len(channels):
             raise ValidationError("A channel may appear only once.", "channels")

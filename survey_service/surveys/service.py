@@ -18,7 +18,7 @@ COMMON_DEFAULTS = {
     "texts": {}, "interaction_types": [], "channels": ["email"], "delay_seconds": 300,
     "expires_after_seconds": 604800, "reminder": None, "sample_rate": 1.0, "throttle_days": 30,
     "quiet_hours": None, "timezone": "UTC", "anonymity": "optional", "incentive": None,
-    "active": True,
+    "tasks": None, "active": True,
 }
 
 
@@ -75,7 +75,7 @@ def to_dict(survey: Survey) -> dict:
         "sample_rate": survey.sample_rate, "throttle_days": survey.throttle_days,
         "quiet_hours": survey.quiet_hours, "timezone": survey.timezone,
         "anonymity": survey.anonymity, "incentive": survey.incentive,
-        "respondent": survey.respondent, "active": survey.active,
+        "respondent": survey.respondent, "tasks": survey.tasks, "active": survey.active,
         "created_at": survey.created_at, "updated_at": survey.updated_at,
     }
 

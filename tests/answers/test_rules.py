@@ -68,3 +68,13 @@ def test_invitation_takes_answers(ctx):
                      ).subquery()
         sql.append(db.session.scalar(select(takes_answers(row, literal(NOW, DateTime(timezone=True))))))
     assert sql == [answer_refusal(status, expires, NOW) is None for status, expires in cases]
+
+
+def test_kept_agent(ctx):
+    """Only an anonymous answer to a survey agents answer loses its agent; a customer's keeps it."""
+    cases = list(itertools.product(["a-7", None], [False, True], ["customer", "agent"]))
+    sql = _evaluate(ctx, [rules.KeptAgent.sql(literal(a, String), literal(anon, Boolean), literal(r, String))
+                          for a, anon, r in cases])
+    assert sql == [rules.KeptAgent.py(a, anon, r) for a, anon, r in cases]
+    assert [rules.KeptAgent.py("a-7", anon, r) for anon in (False, True) for r in ("customer", "agent")] == [
+        "a-7", "a-7", "a-7", None]

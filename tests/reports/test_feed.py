@@ -109,7 +109,8 @@ def test_rows_and_anonymous_rows(app, client, reader, rows, seeded):
         "id": named, "survey": "csat-call", "metric": "csat", "score": 4, "reason": "kind",
         "anonymous": False, "channel": "sms", "answer_channel": "sms", "source": "survey",
         "answered_at": "2026-11-02T09:30:00+00:00", "agent": "a-1",
-        "team": None, "queue": None, "interaction_type": "call", "locale": "zh-Hans", "customer_id": "c-1",
+        "team": None, "queue": None, "interaction_type": "call", "task": None, "locale": "zh-Hans",
+        "customer_id": "c-1",
         "interaction": {"source": "pbx", "external_id": "call-9"}}
     assert items[anon]["answered_at"] == "2026-11-02"
     assert not {"customer_id", "interaction", "invitation", "invitation_id"} & set(items[anon])
@@ -203,7 +204,7 @@ def test_csv_streams_every_row_with_json_names(client, reader, rows):
     assert len(table) == 2502
     assert list(table[0]) == ["id", "survey", "metric", "score", "reason", "anonymous", "channel",
                               "answer_channel", "source", "answered_at", "agent", "team", "queue",
-                              "interaction_type", "locale", "customer_id", "interaction.source",
+                              "interaction_type", "task", "locale", "customer_id", "interaction.source",
                               "interaction.external_id"]
     by_reason = {r["reason"]: r for r in table if r["reason"]}
     assert by_reason["'=HYPERLINK(\"http://x\")"]["customer_id"] == "c-1"

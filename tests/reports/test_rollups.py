@@ -201,18 +201,20 @@ def test_a_mean_interval_never_leaves_the_scale(app, seeded):
     assert row["mean"] == 6.5 and row["ci95"][1] == 7 and row["ci95"][0] >= 1
 
 
+METRICS = {"csat-call": "csat", "ces-chat": "ces", "csat-purchase": "csat", "aes-agent": "aes"}
 MOMENTS = st.integers(0, 6 * 24 * 60).map(lambda m: T0 + timedelta(minutes=m))
 ANSWERS = st.lists(st.fixed_dictionaries({
-    "survey": st.sampled_from(["csat-call", "ces-chat", "csat-purchase"]),
+    "survey": st.sampled_from(["csat-call", "ces-chat", "csat-purchase", "aes-agent"]),
     "score": st.integers(1, 5), "at": MOMENTS, "anonymous": st.booleans(),
     "agent_id": st.sampled_from(["a-1", "a-2", None]), "team": st.sampled_from(["red", "blue"]),
     "queue": st.sampled_from(["billing", None]), "channel": st.sampled_from(["sms", "email", "ivr"]),
     "answer_channel": st.sampled_from(["sms", "web", "ivr"]),
+    "task": st.sampled_from(["refund", "billing-lookup", "退款", None]),
 }), min_size=1, max_size=40)
 QUERIES = st.fixed_dictionaries({
-    "metric": st.sampled_from(["csat", "ces"]),
+    "metric": st.sampled_from(["csat", "ces", "aes"]),
     "group_by": st.lists(st.sampled_from(["agent", "team", "queue", "channel", "answer_channel",
-                                          "interaction_type", "survey"]), max_size=3, unique=True),
+                                          "interaction_type", "task", "survey"]), max_size=3, unique=True),
     "bucket": st.sampled_from([None, "hour", "day", "week", "month"]),
     "tz": st.sampled_from(ZONES),
     "start": st.one_of(st.none(), MOMENTS, MOMENTS.map(lambda m: m.replace(hour=0, minute=0))),
@@ -232,10 +234,10 @@ def test_rollups_and_raw_answers_agree(app, seeded, zones, interaction_row, firs
         db.session.commit()
 
     def stored(answers):
-        return _store(app, [{"survey_id": ids[a["survey"]], "metric": "ces" if a["survey"] == "ces-chat"
-                             else "csat", "score": a["score"], "answered_at": a["at"],
+        return _store(app, [{"survey_id": ids[a["survey"]], "metric": METRICS[a["survey"]],
+                             "score": a["score"], "answered_at": a["at"],
                              **{k: a[k] for k in ("anonymous", "agent_id", "team", "queue", "channel",
-                                                  "answer_channel")}} for a in answers])
+                                                  "answer_channel", "task")}} for a in answers])
 
     stored(first)
     with app.app_context():

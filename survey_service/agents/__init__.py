@@ -1,0 +1,1 @@
+"""Agents: the directory of the people who handle interactions, and their own effort answers."""
