@@ -6,6 +6,8 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 
+from sqlalchemy import and_, case
+
 Z95 = 1.959964
 SMALL_SAMPLE = 30
 PROMOTER_MIN = 9
@@ -24,14 +26,23 @@ class Rule:
     scale_max: int | None = None
 
 
+def counts_up(rule: Rule) -> bool:
+    """Whether scores at or above the threshold are the positive ones (all but a CES or AES run backwards)."""
+    if rule.metric in MEAN_METRICS:
+        return rule.higher_is_easier if rule.higher_is_easier is not None else rule.metric == "ces"
+    return True
+
+
 def is_positive(score: int, rule: Rule) -> bool:
     """Whether one answer counts as satisfied (CSAT) or easy (CES, AES) under its own survey's rule."""
     if rule.positive_min is None:
         return False
-    if rule.metric in MEAN_METRICS:
-        higher = rule.higher_is_easier if rule.higher_is_easier is not None else rule.metric == "ces"
-        return score >= rule.positive_min if higher else score <= rule.positive_min
-    return score >= rule.positive_min
+    return score >= rule.positive_min if counts_up(rule) else score <= rule.positive_min
+
+
+def is_positive_sql(score, positive_min, up):
+    """SQL form of is_positive over a survey's threshold and counts_up(), for statements that count."""
+    return and_(positive_min.isnot(None), case((up, score >= positive_min), else_=score <= positive_min))
 
 
 def _pct(value: float, digits: int = 1) -> float:

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import UTC, datetime, time, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, literal, select, union_all
+from sqlalchemy import Boolean, Integer, and_, case, column, func, literal, select, union_all, values
 
 from survey_service.answers.models import Response
 from survey_service.extensions import db
 from survey_service.interactions.models import Interaction
 from survey_service.reports import rollups
 from survey_service.reports.models import SLOTS, ScoreRollup
-from survey_service.reports.scoring import Rule, Tally
+from survey_service.reports.scoring import Rule, counts_up, is_positive_sql, summarize
 from survey_service.surveys.models import Survey
 from survey_service.surveys.service import default_positive_min
 
@@ -236,6 +235,34 @@ def score_counts(metric: str, start: datetime | None = None, end: datetime | Non
     return select(func.sum(union.c.n).label("count"), *keys).group_by(*keys)
 
 
+def _score_rows(counts, group_by: list[str], bucket: str | None, rules: dict):
+    """SQL: one row per group and bucket: its distribution, how many were positive, its scale's ends.
+
+    Each survey's answers are judged by its own rule (scoring.is_positive_sql over the rules given as
+    VALUES), so the database hands over one row per score row instead of one per survey and score.
+    """
+    judged = values(column("survey_id", Integer), column("positive_min", Integer), column("up", Boolean),
+                    column("lo", Integer), column("hi", Integer), name="rules").data(
+        [(sid, rule.positive_min, counts_up(rule), rule.scale_min, rule.scale_max)
+         for sid, (_, rule) in rules.items()])
+    c = counts.subquery("c")
+    row_keys = [c.c[f"g{i}"] for i, k in enumerate(group_by) if k != "survey"]
+    if "survey" in group_by:
+        row_keys.append(c.c.survey_id)
+    if bucket is not None:
+        row_keys += [c.c.bucket, c.c.day_only]
+    positive = is_positive_sql(c.c.score, judged.c.positive_min, judged.c.up)
+    per_score = (select(*row_keys, c.c.score, func.sum(c.c.count).label("n"),
+                        func.coalesce(func.sum(c.c.count).filter(positive), 0).label("pos"),
+                        func.min(judged.c.lo).label("lo"), func.max(judged.c.hi).label("hi"))
+                 .join_from(c, judged, judged.c.survey_id == c.c.survey_id)
+                 .group_by(*row_keys, c.c.score).subquery("s"))
+    keys = [per_score.c[k.name] for k in row_keys]
+    return select(*keys, func.json_object_agg(per_score.c.score, per_score.c.n).label("distribution"),
+                  func.sum(per_score.c.pos).label("positive"), func.min(per_score.c.lo).label("lo"),
+                  func.max(per_score.c.hi).label("hi")).group_by(*keys)
+
+
 def scores(metric: str, start: datetime | None = None, end: datetime | None = None,
            group_by: list[str] | tuple[str, ...] = (), bucket: str | None = None, tz: str = "UTC",
            survey_key: str | None = None, *, use_rollups: bool = True) -> list[dict]:
@@ -257,18 +284,26 @@ def scores(metric: str, start: datetime | None = None, end: datetime | None = No
         if rules[survey_id][1].metric != metric:
             raise SurveyMetricMismatch(
                 f"Survey '{survey_key}' measures {rules[survey_id][1].metric}, not {metric}.")
-    stmt = score_counts(metric, start, end, group_by, bucket, tz, survey_id, use_rollups)
+    if not rules:
+        return []
+    stmt = _score_rows(score_counts(metric, start, end, group_by, bucket, tz, survey_id, use_rollups),
+                       group_by, bucket, rules)
 
-    tallies: dict[tuple, Tally] = defaultdict(Tally)
+    found = []
     for row in db.session.execute(stmt).mappings():
-        key_of_survey, rule = rules[row["survey_id"]]
-        group_values = tuple(key_of_survey if k == "survey" else row[f"g{i}"] for i, k in enumerate(group_by))
+        if row["distribution"] is None:  # no answers: without groups, an aggregate still gives a row
+            continue
+        group_values = tuple(rules[row["survey_id"]][0] if k == "survey" else row[f"g{i}"]
+                             for i, k in enumerate(group_by))
         when = row["bucket"] if bucket is not None else None
         day_only = bool(row["day_only"]) if bucket is not None else False
-        tallies[(group_values, when, day_only)].add(row["score"], rule, int(row["count"]))
+        distribution = {int(score): int(n) for score, n in row["distribution"].items()}
+        scale = (row["lo"], row["hi"]) if row["lo"] is not None and row["hi"] is not None else None
+        found.append(((group_values, when, day_only),
+                      summarize(metric, distribution, int(row["positive"]), scale)))
 
     rows = []
-    for group_values, when, day_only in sorted(tallies, key=lambda k: _sort_key(*k)):
+    for (group_values, when, day_only), summary in sorted(found, key=lambda f: _sort_key(*f[0])):
         row: dict = {}
         for key, value in zip(group_by, group_values, strict=True):
             name = attribute_name(key)
@@ -280,6 +315,6 @@ def scores(metric: str, start: datetime | None = None, end: datetime | None = No
             row["bucket"] = when.astimezone(zone).isoformat()
             if bucket == "hour":
                 row["day_only"] = day_only
-        row.update(tallies[(group_values, when, day_only)].summary(metric))
+        row.update(summary)
         rows.append(row)
     return rows
