@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterator
 from datetime import datetime
 
-from sqlalchemy import String, and_, cast, func, literal, select, text, tuple_
+from sqlalchemy import String, and_, any_, cast, func, literal, select, text, tuple_
 
 from survey_service.answers.models import Conversation, Response, Xid8
 from survey_service.extensions import db
@@ -60,8 +60,13 @@ def decode_cursor(cursor: str) -> tuple[str, str]:
 
 
 def held_back():
-    """SQL: the answer's SMS or voice reason step is open (its conversation still links to it)."""
-    return Response.id.in_(select(Conversation.response_id).where(Conversation.response_id.isnot(None)))
+    """SQL: the answer's SMS or voice reason step is open (its conversation still links to it).
+
+    `id = ANY(ARRAY(...))`: the few open steps are read once, and the answers found by primary key,
+    never by reading the answers table to match them.
+    """
+    linked = select(Conversation.response_id).where(Conversation.response_id.isnot(None))
+    return Response.id == any_(func.array(linked.scalar_subquery()))
 
 
 def horizon():
