@@ -10,34 +10,14 @@ from datetime import UTC, datetime
 import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
-from sqlalchemy import select
 
-from survey_service.answers.models import Response, new_response_id
 from survey_service.cli import main
 from survey_service.extensions import db, limiter
 from survey_service.interactions.models import Interaction
 from survey_service.reports import export, feed
-from survey_service.surveys.models import Survey
 
 AT = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 FORMULAS = ['=HYPERLINK("http://x","y")', "+1", "-2", "@x", "\tx", "\rx"]
-
-
-@pytest.fixture
-def rows(app, seeded):
-    """Store Response rows for a seeded survey; returns their ids. Keywords set columns."""
-
-    def add(count: int = 1, survey: str = "csat-call", **columns) -> list[str]:
-        with app.app_context():
-            s = db.session.execute(select(Survey.id, Survey.metric).where(Survey.key == survey)).one()
-            values = {"channel": "sms", "interaction_type": "call", "score": 4, "answered_at": AT,
-                      **columns}
-            ids = [new_response_id() for _ in range(count)]
-            db.session.add_all(Response(id=i, survey_id=s.id, metric=s.metric, **values) for i in ids)
-            db.session.commit()
-            return ids
-
-    return add
 
 
 @pytest.fixture

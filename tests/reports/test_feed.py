@@ -21,23 +21,6 @@ from survey_service.surveys.models import Survey
 AT = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 
 
-@pytest.fixture
-def rows(app, seeded):
-    """Store Response rows for a seeded survey; returns their ids. Keywords set columns."""
-
-    def add(count: int = 1, survey: str = "csat-call", **columns) -> list[str]:
-        with app.app_context():
-            s = db.session.execute(select(Survey.id, Survey.metric).where(Survey.key == survey)).one()
-            values = {"channel": "sms", "interaction_type": "call", "score": 4, "answered_at": AT,
-                      **columns}
-            ids = [new_response_id() for _ in range(count)]
-            db.session.add_all(Response(id=i, survey_id=s.id, metric=s.metric, **values) for i in ids)
-            db.session.commit()
-            return ids
-
-    return add
-
-
 def values_for(app, survey: str = "csat-call", **columns) -> dict:
     """Column values of one new response, for an INSERT on a connection of the test's own."""
     with app.app_context():
