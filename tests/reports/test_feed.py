@@ -225,29 +225,21 @@ def test_the_feed_txid_is_stamped_by_the_database(app, rows):
     assert len(txids) == 2 and all(t.isdigit() for t in txids)
 
 
-def test_the_migration_stamps_rows_stored_before_it(new_database):
+def test_the_migration_stamps_rows_stored_before_it(database_at):
     """0010 gives existing responses its own transaction id, then the column is NOT NULL."""
     from alembic import command
 
-    from survey_service.migrate import alembic_config
-
-    url = new_database()
-    config = alembic_config(url)
-    command.upgrade(config, "0007_reminders")
-    engine = create_engine(url)
-    try:
-        with engine.begin() as conn:
-            conn.execute(insert(Survey.__table__).values(id=1, key="k", name="n", metric="csat",
-                                                         scale_min=1, scale_max=5))
-            conn.execute(text("INSERT INTO responses (id, survey_id, metric, score, anonymous, channel, "
-                              "answered_at) VALUES ('r1', 1, 'csat', 4, false, 'sms', now())"))
-        command.upgrade(config, "head")
-        with engine.connect() as conn:
-            stamped = conn.execute(text("SELECT feed_txid::text FROM responses")).scalars().all()
-            nullable = conn.execute(text("SELECT is_nullable FROM information_schema.columns WHERE "
-                                         "table_name = 'responses' AND column_name = 'feed_txid'")).scalar()
-        command.downgrade(config, "0007_reminders")  # and back, trigger and function too
-        command.upgrade(config, "head")
-    finally:
-        engine.dispose()
+    config, engine = database_at("0007_reminders")
+    with engine.begin() as conn:
+        conn.execute(insert(Survey.__table__).values(id=1, key="k", name="n", metric="csat",
+                                                     scale_min=1, scale_max=5))
+        conn.execute(text("INSERT INTO responses (id, survey_id, metric, score, anonymous, channel, "
+                          "answered_at) VALUES ('r1', 1, 'csat', 4, false, 'sms', now())"))
+    command.upgrade(config, "head")
+    with engine.connect() as conn:
+        stamped = conn.execute(text("SELECT feed_txid::text FROM responses")).scalars().all()
+        nullable = conn.execute(text("SELECT is_nullable FROM information_schema.columns WHERE "
+                                     "table_name = 'responses' AND column_name = 'feed_txid'")).scalar()
+    command.downgrade(config, "0007_reminders")  # and back, trigger and function too
+    command.upgrade(config, "head")
     assert len(stamped) == 1 and stamped[0].isdigit() and nullable == "NO"

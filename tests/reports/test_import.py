@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import openpyxl
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import create_engine, func, insert, select, text
+from sqlalchemy import func, insert, select, text
 
 from survey_service.answers.models import Response
 from survey_service.cli import main
@@ -397,29 +397,21 @@ def test_a_dry_run_of_responses_writes_nothing(cli, app, seeded, tmp_path):
     assert count(app, Response) == 0
 
 
-def test_the_migration_gives_existing_answers_the_survey_source(new_database):
-    """0011 marks answers stored before it as `survey`; it goes down and up again."""
+def test_the_migration_gives_existing_answers_the_survey_source(database_at):
+    """0013 marks answers stored before it as `survey`; it goes down and up again."""
     from alembic import command
 
-    from survey_service.migrate import alembic_config
-
-    url = new_database()
-    config = alembic_config(url)
-    command.upgrade(config, "0010_feed")
-    engine = create_engine(url)
-    try:
-        with engine.begin() as conn:
-            conn.execute(insert(Survey.__table__).values(id=1, key="k", name="n", metric="csat",
-                                                         scale_min=1, scale_max=5))
-            conn.execute(text("INSERT INTO responses (id, survey_id, metric, score, anonymous, channel, "
-                              "answered_at) VALUES ('r1', 1, 'csat', 4, false, 'sms', now())"))
-        command.upgrade(config, "head")
-        with engine.connect() as conn:
-            sources = conn.execute(text("SELECT source, import_key FROM responses")).all()
-        command.downgrade(config, "0010_feed")
-        command.upgrade(config, "head")
-    finally:
-        engine.dispose()
+    config, engine = database_at("0010_feed")
+    with engine.begin() as conn:
+        conn.execute(insert(Survey.__table__).values(id=1, key="k", name="n", metric="csat",
+                                                     scale_min=1, scale_max=5))
+        conn.execute(text("INSERT INTO responses (id, survey_id, metric, score, anonymous, channel, "
+                          "answered_at) VALUES ('r1', 1, 'csat', 4, false, 'sms', now())"))
+    command.upgrade(config, "head")
+    with engine.connect() as conn:
+        sources = conn.execute(text("SELECT source, import_key FROM responses")).all()
+    command.downgrade(config, "0010_feed")
+    command.upgrade(config, "head")
     assert sources == [("survey", None)]
 
 
